@@ -1,0 +1,1 @@
+"""Datasets: the synthetic hand renderer, readers of public datasets, crops and augmentation (numpy/OpenCV)."""

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Create or update the project's virtual environment in .venv/ (idempotent; fast when nothing changed).
+#   1. .venv with Python 3.11 (3.10+ accepted), pip up to date
+#   2. torch==2.13.0 first, so that pip never resolves a multi-GB CUDA build of torch
+#   3. the project itself, editable, with the train, onnx and test extras
+#   4. the ROS 2 runtime from PyPI plus our interface packages (tools/setup_ros.sh), unless HAND_POSE_NO_ROS=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+TORCH_VERSION="${HAND_POSE_TORCH_VERSION:-2.13.0}"
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+pick_python() {
+  for cand in "${PYTHON:-}" python3.11 python3 python; do
+    [ -n "$cand" ] || continue
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 10) else 1)'; then
+      echo "$cand"; return 0
+    fi
+  done
+  return 1
+}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  PY=$(pick_python) || { echo "error: Python 3.10+ (3.11 recommended) not found; install python3.11 and python3.11-venv" >&2; exit 1; }
+  say "creating $VENV with $($PY --version 2>&1)"
+  "$PY" -m venv "$VENV" || { echo "error: 'python -m venv' failed; on Debian/Ubuntu: sudo apt-get install python3-venv" >&2; exit 1; }
+  "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel
+fi
+PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+
+if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)" 2>/dev/null; then
+  say "installing torch==$TORCH_VERSION (CPU build where one is available)"
+  "${PIP[@]}" "torch==$TORCH_VERSION"
+fi
+
+stamp="$VENV/.hand_pose_25d.stamp"
+want=$(cat setup.py setup.cfg | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VENV/bin/python" -c "import hand_pose_25d" 2>/dev/null; then
+  say "installing hand_pose_25d (editable) with extras train, onnx, test"
+  "${PIP[@]}" -e ".[train,onnx,test]"
+  echo "$want" > "$stamp"
+fi
+
+if [ "${HAND_POSE_NO_ROS:-0}" != "1" ] && [ -x tools/setup_ros.sh ]; then
+  tools/setup_ros.sh "$VENV"
+fi
+say "environment ready: $VENV"
