@@ -1,0 +1,57 @@
+"""``hand-pose-25d eval --model PATH|default --data synthetic|rhd|stb|freihand ... --json OUT [--plot PNG]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate a model: 2D/3D EPE, PCK and AUC (JSON with every prediction)")
+    p.add_argument("--model", default="default", help="'default', or a .pt / .onnx / .engine file")
+    p.add_argument("--backend", default=None, choices=("onnxruntime", "torch", "tensorrt"),
+                   help="runtime (default: from the model file: .pt -> torch, else onnxruntime)")  # fmt: skip
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: runtime default)")
+    p.add_argument("--data", default="synthetic", choices=("synthetic", "rhd", "stb", "freihand"), help="evaluation set")
+    p.add_argument("--root", default="", help="dataset folder (rhd, stb, freihand)")
+    p.add_argument("--split", default="", help="dataset split (default: the reader's evaluation split)")
+    p.add_argument("--seed", type=int, default=12345, help="synthetic: renderer seed (use one never used in training)")
+    p.add_argument("--num", type=int, default=500, help="number of images (0: the whole dataset)")
+    p.add_argument("--mask", default=None, choices=("labeled", "visible"),
+                   help="keypoints evaluated (default: labeled for synthetic, visible for datasets)")  # fmt: skip
+    p.add_argument("--json", type=Path, required=True, help="output JSON (metrics, predictions, ground truth)")
+    p.add_argument("--plot", type=Path, help="PCK plot PNG")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluation import dataset_samples, evaluate, headline, pipeline_for_eval, plot_pck, synthetic_samples, write_json
+
+    backend = args.backend or ("torch" if str(args.model).endswith((".pt", ".pth")) else "onnxruntime")
+    est = pipeline_for_eval(args.model, backend, args.device, args.threads)
+    if args.data == "synthetic":
+        if args.num <= 0:
+            raise ValueError("--num must be positive for synthetic data")
+        samples = synthetic_samples(args.seed, args.num)
+        num = args.num
+        info = {"data": "synthetic", "seed": args.seed, "image_size": [640, 480]}
+        mask = args.mask or "labeled"
+    else:
+        if not args.root:
+            raise ValueError(f"--root is required for --data {args.data}")
+        split = args.split or {"rhd": "evaluation", "stb": "test", "freihand": "evaluation"}[args.data]
+        samples = dataset_samples(args.data, args.root, split, args.num or None)
+        num = len(samples)
+        info = {"data": args.data, "root": args.root, "split": split}
+        mask = args.mask or "visible"
+    info["model"] = args.model
+    result = evaluate(est, samples, num=num, mask_mode=mask, progress=not args.no_progress, info=info)
+    write_json(result, args.json)
+    if args.plot:
+        plot_pck(result, args.plot)
+    print(json.dumps(headline(result), indent=2))
+    print(f"wrote {args.json}" + (f" and {args.plot}" if args.plot else ""))
+    return 0

@@ -1,0 +1,243 @@
+"""``hand-pose-25d eval``: run the inference pipeline on a labelled set and report the field's figures.
+
+Every image goes through :class:`~hand_pose_25d.inference.pipeline.HandPoseEstimator` -- the same code path as
+the node -- with the crop built from the ground-truth keypoints (the evaluation protocol of Zimmermann & Brox and
+of the paper: the hand box is given). Reported (``metrics`` in the JSON):
+
+* ``2d``: EPE mean/median in pixels of the full image and AUC 0-30 px;
+* ``3d_root_relative``: the Z&B protocol -- the scale-normalised prediction made root-relative and multiplied by
+  the ground-truth length of the model's reference bone; EPE in mm, AUC 0-50 mm and 20-50 mm;
+* ``3d_absolute``: metric 3D in the camera frame with the estimated root depth and the bone-prior scale (the
+  paper's D+O / ED protocol, what the node publishes);
+* ``3d_absolute_gt_root_scale``: the same with the ground-truth root depth and scale (paper Table 2,
+  "w. GT Z_root and s").
+
+The JSON also holds every prediction and ground truth used, so the figures can be recomputed independently.
+Hands the pipeline could not reconstruct count as misses (infinite error) in every figure.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+
+import numpy as np
+
+from . import metrics as M
+from .config import PipelineConfig
+from .data.sample import HandSample
+from .geometry import pixels_to_normalized
+from .inference.pipeline import HandPoseEstimator
+
+
+@dataclass
+class EvalResult:
+    """Arrays collected over an evaluation (N hands) and the summary figures."""
+
+    metrics: Dict[str, Any]
+    arrays: Dict[str, np.ndarray]
+    info: Dict[str, Any]
+
+    def to_json(self) -> Dict[str, Any]:
+        """JSON-ready dict: info, metrics, predictions and ground truth (non-finite numbers become null)."""
+        return sanitize({
+            "info": self.info,
+            "metrics": self.metrics,
+            "predictions": {k: v for k, v in self.arrays.items() if k.startswith("pred_")},
+            "ground_truth": {k: v for k, v in self.arrays.items() if k.startswith("gt_")},
+        })  # fmt: skip
+
+
+def sanitize(obj: Any) -> Any:
+    """Recursively turn numpy values into Python ones and NaN/inf into None (strict JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): sanitize(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [sanitize(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return sanitize(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
+
+
+def synthetic_samples(seed: int, num: int, width: int = 640, height: int = 480) -> Iterator[HandSample]:
+    """``num`` full-frame synthetic samples of the renderer's default distribution with ``seed``."""
+    from .data.synthetic import SyntheticHands
+
+    gen = SyntheticHands(seed=seed)
+    for i in range(num):
+        yield gen.frame(i, width=width, height=height)
+
+
+def evaluate(
+    estimator: HandPoseEstimator,
+    samples: Iterable[HandSample],
+    *,
+    num: Optional[int] = None,
+    mask_mode: str = "labeled",
+    progress: bool = True,
+    info: Optional[Dict[str, Any]] = None,
+) -> EvalResult:
+    """Run the pipeline on ``samples`` (ground-truth crop) and compute every figure.
+
+    Args:
+        estimator: the pipeline (its model defines root and reference bone).
+        samples: full-image samples with 3D labels (2D-only samples contribute to the 2D figures only).
+        num: number of samples, for the progress bar.
+        mask_mode: keypoints evaluated: 'labeled' (every annotated keypoint, occluded ones included) or 'visible'
+            (the RHD/STB convention).
+        progress: show a tqdm progress bar.
+    """
+    if mask_mode not in ("labeled", "visible"):
+        raise ValueError(f"mask_mode must be 'labeled' or 'visible', got {mask_mode!r}")
+    mc = estimator.model_config
+    root, ref = mc.root, tuple(mc.ref_bone)
+    rows: Dict[str, List[np.ndarray]] = {k: [] for k in (
+        "pred_uv", "pred_xyz_normalized", "pred_xyz_absolute_m", "pred_xyz_root_relative_m",
+        "pred_xyz_absolute_gt_root_scale_m", "pred_valid", "pred_score",
+        "gt_uv", "gt_xyz_m", "gt_mask", "gt_has_3d", "gt_K")}  # fmt: skip
+    it: Iterable[HandSample] = samples
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(samples, total=num, desc="eval", unit="img")
+    t_start = time.perf_counter()
+    n = 0
+    for s in it:
+        crop = estimator.crop_from_keypoints(s.uv, s.labeled)
+        r = estimator.estimate(s.image, s.K, [crop], dist_coeffs=s.dist_coeffs)[0]
+        mask = s.labeled & (s.visible if mask_mode == "visible" else True)
+        gt = s.xyz if s.xyz is not None else np.full((mc.num_keypoints, 3), np.nan)
+        rows["pred_uv"].append(r.uv)
+        rows["pred_xyz_normalized"].append(r.xyz_normalized)
+        rows["pred_xyz_absolute_m"].append(r.xyz)
+        rows["pred_valid"].append(np.asarray(r.valid))
+        rows["pred_score"].append(np.asarray(r.score))
+        # Z&B: root-relative, scaled by the ground-truth length of the reference bone
+        L_gt = np.linalg.norm(gt[ref[1]] - gt[ref[0]])
+        rows["pred_xyz_root_relative_m"].append((r.xyz_normalized - r.xyz_normalized[root]) * L_gt)
+        # ground-truth root depth and scale: Z_k = Z_root + z_rel_k * L, X = x_bar * Z
+        Z = gt[root, 2] + r.z_rel * L_gt
+        xn = pixels_to_normalized(r.uv, s.K, s.dist_coeffs)
+        rows["pred_xyz_absolute_gt_root_scale_m"].append(np.concatenate([xn * Z[:, None], Z[:, None]], axis=1))
+        rows["gt_uv"].append(s.uv)
+        rows["gt_xyz_m"].append(gt)
+        rows["gt_mask"].append(mask)
+        rows["gt_has_3d"].append(np.asarray(s.xyz is not None))
+        rows["gt_K"].append(s.K)
+        n += 1
+    elapsed = time.perf_counter() - t_start
+    if n == 0:
+        raise ValueError("no samples to evaluate")
+    arr = {k: np.stack(v) for k, v in rows.items()}
+    # invalid hands are misses: make every predicted coordinate of them non-finite
+    bad = ~arr["pred_valid"]
+    for k in ("pred_xyz_absolute_m", "pred_xyz_root_relative_m", "pred_xyz_absolute_gt_root_scale_m"):
+        arr[k][bad] = np.nan
+    has3d = arr["gt_has_3d"]
+    mask3 = arr["gt_mask"] & has3d[:, None]
+    metrics: Dict[str, Any] = {
+        "2d": M.evaluate_2d(arr["pred_uv"], arr["gt_uv"], arr["gt_mask"]),
+        "3d_root_relative": M.evaluate_3d(arr["pred_xyz_root_relative_m"], arr["gt_xyz_m"], mask3, protocol="root_relative", root=root),
+        "3d_absolute": M.evaluate_3d(arr["pred_xyz_absolute_m"], arr["gt_xyz_m"], mask3, protocol="absolute"),
+        "3d_absolute_gt_root_scale": M.evaluate_3d(
+            arr["pred_xyz_absolute_gt_root_scale_m"], arr["gt_xyz_m"], mask3, protocol="absolute"
+        ),
+        "num_hands": int(n),
+        "num_invalid": int(bad.sum()),
+        "mask": mask_mode,
+        "seconds": round(elapsed, 2),
+    }
+    base_info = {
+        "root": int(root),
+        "ref_bone": [int(ref[0]), int(ref[1])],
+        "backend": estimator.backend.describe(),
+        "model_preset": mc.preset,
+        "model_head": mc.head,
+        "protocol": "ground-truth crop box (keypoints' box, model crop_padding); see hand_pose_25d.evaluation",
+    }
+    base_info.update(info or {})
+    return EvalResult(metrics=metrics, arrays=arr, info=base_info)
+
+
+def headline(result: EvalResult) -> Dict[str, float]:
+    """The few figures printed at the end of ``hand-pose-25d eval``."""
+    m = result.metrics
+    return {
+        "2d_epe_mean_px": m["2d"]["epe_mean"],
+        "2d_auc_0_30px": m["2d"]["auc"],
+        "3d_rootrel_epe_mean_mm": m["3d_root_relative"]["epe_mean"],
+        "3d_rootrel_auc_20_50mm": m["3d_root_relative"]["auc_20_50"],
+        "3d_abs_epe_mean_mm": m["3d_absolute"]["epe_mean"],
+        "3d_abs_gt_root_scale_epe_mean_mm": m["3d_absolute_gt_root_scale"]["epe_mean"],
+        "invalid": m["num_invalid"],
+    }
+
+
+def plot_pck(result: EvalResult, path: Path, title: str = "") -> None:
+    """PCK curves (2D in px; 3D root-relative, absolute, absolute with GT root/scale in mm) to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = result.metrics
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    ax = axes[0]
+    ax.plot(m["2d"]["thresholds"], m["2d"]["pck"], "o-", label=f"AUC 0-30 px = {m['2d']['auc']:.3f}")
+    ax.set_xlabel("threshold (px)")
+    ax.set_ylabel("PCK")
+    ax.set_title("2D")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax = axes[1]
+    for key, label in (
+        ("3d_root_relative", "root-relative, GT bone scale"),
+        ("3d_absolute_gt_root_scale", "absolute, GT root + scale"),
+        ("3d_absolute", "absolute, estimated root + scale"),
+    ):
+        d = m[key]
+        ax.plot(d["thresholds"], d["pck"], "o-", ms=3, label=f"{label} (AUC 20-50 = {d['auc_20_50']:.3f})")
+    ax.axvspan(20, 50, color="grey", alpha=0.08)
+    ax.set_xlabel("threshold (mm)")
+    ax.set_title("3D")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.suptitle(title or f"{result.info.get('model_preset', '')} on {result.info.get('data', '')} (N={m['num_hands']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_json(result: EvalResult, path: Path) -> None:
+    """Write :meth:`EvalResult.to_json` to ``path`` as strict JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_json(), allow_nan=False))
+
+
+def pipeline_for_eval(model: str, backend: str = "onnxruntime", device: str = "cpu", threads: int = 0) -> HandPoseEstimator:
+    """An estimator configured for evaluation: no refinement (the crop is given), no score threshold."""
+    cfg = PipelineConfig(model=model, backend=backend, device=device, num_threads=threads, refine_iterations=0,
+                         min_hand_score=0.0)  # fmt: skip
+    return HandPoseEstimator(cfg)
+
+
+def dataset_samples(name: str, root: str, split: str, num: Optional[int]) -> Sequence[HandSample]:
+    """Samples of a public dataset (first ``num`` of them) through the dataset registry."""
+    from .data.registry import open_dataset
+
+    ds = open_dataset(name, root, split)
+    if num is not None and num > 0:
+        return [ds[i] for i in range(min(num, len(ds)))]
+    return ds
