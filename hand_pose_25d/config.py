@@ -337,7 +337,8 @@ class ModelConfig:
     """Architecture of the network and every convention needed to use its output.
 
     Stored in checkpoints (``.pt``), ONNX metadata and TensorRT engine metadata, so that nothing is guessed at
-    load time. Presets (``paper``, ``fast``, ``compact``) are in :mod:`hand_pose_25d.model.presets`.
+    load time. Presets (``paper``, ``fast``, ``compact``) are in :mod:`hand_pose_25d.model.presets`; the
+    defaults here are the ``compact`` preset.
     """
 
     preset: str = setting("compact", description="Name of the architecture preset this config was built from.")
@@ -347,17 +348,38 @@ class ModelConfig:
         choices=("latent", "direct", "holistic"),
     )
     input_size: int = setting(128, description="Side of the square network input in pixels.", min=32, max=512)
-    channels: int = setting(64, description="Feature channels of the encoder-decoder layers.", min=4, max=1024)
-    depth: int = setting(4, description="Number of down-sampling levels of the encoder.", min=1, max=7)
+    channels: int = setting(
+        32, description="Feature channels of the first encoder-decoder level (see channel_growth).", min=4, max=1024
+    )
+    depth: int = setting(3, description="Number of down-sampling levels of the encoder.", min=1, max=7)
     output_stride: int = setting(
-        2, description="Input pixels per heatmap pixel (1: heatmaps at input resolution).", choices=(1, 2, 4, 8)
+        4, description="Input pixels per heatmap pixel (1: heatmaps at input resolution).", choices=(1, 2, 4, 8)
     )
     num_stages: int = setting(1, description="Number of stacked encoder-decoder stages (loss at every stage).", min=1, max=4)
     block: str = setting(
         "conv", description="Convolution block type of the encoder-decoder.", choices=("conv", "residual", "separable")
     )
     fast_head: bool = setting(
-        False, description="Paper's fast variant: 1x1, 3x3, 1x1 convolutions instead of 7x7 in the last layers."
+        True, description="Paper's fast variant: 1x1, 3x3, 1x1 convolutions instead of 7x7 in the last layers."
+    )
+    blocks_per_level: int = setting(
+        2, description="Convolution blocks per encoder level, in the bottleneck and per decoder level.", min=1, max=4
+    )
+    channel_growth: float = setting(
+        2.0,
+        description="Channel multiplier per down-sampling level (1: the same channels everywhere, as in the paper).",
+        min=1.0,
+        max=2.0,
+    )
+    beta_init: float = setting(
+        1.0, description="Initial softmax inverse temperature beta of every keypoint (latent head).", min=0.01, max=100.0
+    )
+    confidence_radius: float = setting(
+        0.0625,
+        description="Radius of the disc around a latent keypoint whose heatmap probability mass is its confidence, "
+        "as a fraction of input_size (at least one output stride).",
+        min=0.001,
+        max=0.5,
     )
     num_keypoints: int = setting(21, description="Number of keypoints.", min=1, max=64)
     keypoint_names: Tuple[str, ...] = setting(
@@ -392,6 +414,17 @@ class ModelConfig:
             raise ValueError(f"ref_bone {self.ref_bone} must join two different keypoints")
         if self.input_size % self.output_stride:
             raise ValueError(f"input_size {self.input_size} is not a multiple of output_stride {self.output_stride}")
+        cells = self.input_size // self.output_stride
+        if cells % (2**self.depth):
+            raise ValueError(
+                f"heatmap size {cells} (input_size {self.input_size} / output_stride {self.output_stride}) "
+                f"cannot be halved depth={self.depth} times"
+            )
+        if self.confidence_radius * self.input_size < self.output_stride:
+            raise ValueError(
+                f"confidence_radius {self.confidence_radius} x input_size {self.input_size} is less than one "
+                f"output stride ({self.output_stride} px)"
+            )
         for row in self.bone_lengths:
             if len(row) != 3 or not row[2] > 0:
                 raise ValueError(f"bone_lengths row {row!r} must be (parent, child, positive metres)")
@@ -412,3 +445,184 @@ class ModelConfig:
         except json.JSONDecodeError as exc:
             raise ValueError(f"model config is not valid JSON: {exc}") from exc
         return from_dict(cls, data)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the inference pipeline (shared by the CLI, the benchmarks and the ROS node)
+
+
+@dataclass
+class PipelineConfig:
+    """How :class:`hand_pose_25d.inference.pipeline.HandPoseEstimator` loads and runs a model."""
+
+    model: str = setting(
+        "default",
+        description="'default' (the shipped model) or a path to a .pt checkpoint, .onnx model or TensorRT .engine.",
+    )
+    backend: str = setting(
+        "onnxruntime", description="Inference runtime.", choices=("onnxruntime", "torch", "tensorrt")
+    )
+    device: str = setting("cpu", description="'cpu', 'cuda' or 'cuda:N' (onnxruntime: CUDA execution provider).")
+    fp16: bool = setting(False, description="Half precision on CUDA: torch autocast, TensorRT FP16 kernels, or the ONNX Runtime TensorRT provider.")
+    num_threads: int = setting(
+        0, description="CPU threads for onnxruntime/torch; 0 lets the runtime decide (all cores).", min=0, max=256
+    )
+    max_batch: int = setting(8, description="Largest batch (hands per call); TensorRT's optimisation profile.", min=1, max=256)
+    min_hand_score: float = setting(
+        0.25, description="Hands whose overall score is below this are reported invalid.", min=0.0, max=1.0, dynamic=True
+    )
+    hand_length: float = setting(
+        0.0,
+        description="Known hand length in metres (wrist to middle fingertip) for the metric scale; 0 uses the bone-length prior.",
+        min=0.0, max=0.5, dynamic=True,
+    )  # fmt: skip
+    refine_iterations: int = setting(
+        1,
+        description="Extra passes that re-crop around the keypoints just predicted (acquiring a hand from a full frame).",
+        min=0, max=5, dynamic=True,
+    )  # fmt: skip
+    refine_full_frame_only: bool = setting(
+        True, description="Refine only crops that did not come from keypoints (full frame or a loose ROI).", dynamic=True
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the ROS 2 node (hand_pose_25d.ros.node); parameters and config/hand_pose.yaml are generated from these classes
+
+
+@dataclass
+class NodeInputConfig:
+    """Subscriptions of the node: QoS, image/camera_info pairing, size limits."""
+
+    reliability: str = setting(
+        "best_effort",
+        description="QoS reliability of the image and camera_info subscriptions: best_effort (sensor-data QoS, "
+        "receives from any publisher) or reliable (receives only from reliable publishers).",
+        choices=("best_effort", "reliable"),
+    )
+    depth: int = setting(
+        5, description="QoS history depth of the image subscription (only the newest image is ever processed).",
+        min=1, max=100,
+    )  # fmt: skip
+    camera_info_sync: str = setting(
+        "exact",
+        description="Pairing of images with camera_info: 'exact' uses the camera_info of the same frame_id whose stamp "
+        "is within camera_info_tolerance of the image's; 'latest' (fallback for drivers that stamp camera_info "
+        "differently or publish it rarely) uses the newest camera_info of the same frame_id whatever its stamp.",
+        choices=("exact", "latest"),
+        dynamic=True,
+    )
+    camera_info_tolerance: float = setting(
+        0.005, description="Largest stamp difference in seconds between an image and its camera_info ('exact' sync).",
+        min=0.0, max=1.0, dynamic=True,
+    )  # fmt: skip
+    camera_info_wait: float = setting(
+        0.5,
+        description="Seconds an image may wait for its camera_info (one delayed by the transport still pairs) before "
+        "it is refused; newer images never queue behind it.",
+        min=0.0, max=5.0, dynamic=True,
+    )  # fmt: skip
+    rectified: bool = setting(
+        False,
+        description="The images are rectified (image_rect): use the left 3x3 of camera_info P as intrinsics and no "
+        "distortion, instead of K and D.",
+        dynamic=True,
+    )
+    max_image_side: int = setting(
+        3840,
+        description="Images whose longer side exceeds this many pixels (default: 4K UHD) are refused with a warning.",
+        min=16, max=16384, dynamic=True,
+    )  # fmt: skip
+
+
+@dataclass
+class NodeTrackingConfig:
+    """Where the network looks: ROI, the previous frame's keypoints, or the full image; track ids."""
+
+    crop_mode: str = setting(
+        "auto",
+        description="Crop choice: 'auto' (a recent ROI, else the tracked hand of the previous frame, else the full "
+        "image), 'roi' (only a recent ROI; frames without one are not processed), 'track' (tracked hand, else the "
+        "full image; ROIs are ignored) or 'full' (always the full image).",
+        choices=("auto", "roi", "track", "full"),
+        dynamic=True,
+    )
+    roi_timeout: float = setting(
+        0.5, description="Seconds (by arrival) an ROI on the roi topic stays recent enough to be used.",
+        min=0.0, max=60.0, dynamic=True,
+    )  # fmt: skip
+    timeout: float = setting(
+        0.5,
+        description="Seconds (by image stamp) a hand stays tracked since its last valid estimate; older tracks are "
+        "dropped and the hand is searched for again.",
+        min=0.0, max=10.0, dynamic=True,
+    )  # fmt: skip
+    min_score: float = setting(
+        0.3, description="A hand is tracked into the next frame only if its overall score is at least this.",
+        min=0.0, max=1.0, dynamic=True,
+    )  # fmt: skip
+    min_iou: float = setting(
+        0.1,
+        description="Smallest overlap (intersection over union) of a hand's box with a track's previous box for the "
+        "hand to keep that track's id (and for an ROI to be taken as that hand).",
+        min=0.0, max=1.0, dynamic=True,
+    )  # fmt: skip
+    max_hands: int = setting(
+        1,
+        description="Most hands tracked at once; with more than 1, an ROI that overlaps no tracked hand starts a "
+        "new track (the full image is searched only while no hand is tracked).",
+        min=1, max=8, dynamic=True,
+    )  # fmt: skip
+
+
+@dataclass
+class NodeOutputConfig:
+    """Published outputs: TF frames, markers, debug image, diagnostics and log throttling."""
+
+    frame_prefix: str = setting(
+        "hand",
+        description="TF child frame names are <frame_prefix>_<keypoint name> (hand_wrist, hand_index_tip, ...); "
+        "further hands (max_hands > 1) get <frame_prefix>_<n>_<keypoint name> with n = 2, 3, ...",
+    )
+    publish_tf: bool = setting(True, description="Broadcast one TF frame per keypoint on /tf.", dynamic=True)
+    publish_markers: bool = setting(True, description="Publish joints and bones as a MarkerArray.", dynamic=True)
+    marker_lifetime: float = setting(
+        0.3, description="Lifetime of the markers in seconds, so that a lost hand disappears.",
+        min=0.01, max=60.0, dynamic=True,
+    )  # fmt: skip
+    debug_image: bool = setting(
+        True,
+        description="Publish the image with the 2D skeleton drawn on it on debug_image (only while it has subscribers).",
+        dynamic=True,
+    )
+    diagnostics_period: float = setting(
+        5.0,
+        description="Seconds between two statistics log lines (frames received, processed, dropped, refused; "
+        "latency); 0 disables them.",
+        min=0.0, max=3600.0, dynamic=True,
+    )  # fmt: skip
+    warn_period: float = setting(
+        5.0,
+        description="A warning about one kind of bad input is logged at most once per this many seconds "
+        "(with the count of repeats).",
+        min=0.0, max=3600.0, dynamic=True,
+    )  # fmt: skip
+
+    def check(self) -> None:
+        """The frame prefix must make valid TF frame names (letters, digits, '_' and '-')."""
+        if not self.frame_prefix or not all(c.isascii() and (c.isalnum() or c in "_-") for c in self.frame_prefix):
+            raise ValueError(
+                f"output.frame_prefix {self.frame_prefix!r} must be a non-empty name of letters, digits, '_' or '-'"
+            )
+
+
+@dataclass
+class NodeConfig:
+    """All parameters of ``hand_pose_node``: the inference pipeline plus the node's own settings."""
+
+    pipeline: PipelineConfig = setting(default_factory=PipelineConfig, description="Inference pipeline.")
+    input: NodeInputConfig = setting(
+        default_factory=NodeInputConfig, description="Image, camera_info and roi subscriptions."
+    )
+    tracking: NodeTrackingConfig = setting(default_factory=NodeTrackingConfig, description="Crop choice and tracking.")
+    output: NodeOutputConfig = setting(default_factory=NodeOutputConfig, description="Published outputs.")

@@ -26,6 +26,10 @@ class DatasetSpec:
         min=0,
     )
     seed: int = setting(0, description="synthetic: renderer seed (the held-out evaluation seed must differ).", min=0)
+    synthetic: Dict[str, Any] = setting(
+        default_factory=dict,
+        description="synthetic: SyntheticConfig overrides for this source only, on top of TrainConfig.synthetic.",
+    )
 
 
 @dataclass

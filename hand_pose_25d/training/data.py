@@ -243,10 +243,16 @@ class DatasetSource:
         raise ValueError("dataset samples have too few labelled keypoints to crop")
 
 
+def source_synthetic(spec: DatasetSpec, synthetic: Dict[str, Any]) -> Dict[str, Any]:
+    """The SyntheticConfig overrides of one source: the run's, updated with the source's own."""
+    return dict(synthetic or {}, **(spec.synthetic or {}))
+
+
 def open_source(
     spec: DatasetSpec, mc: ModelConfig, synthetic: Dict[str, Any], augment: AugmentConfig, cache_dir: Path, stream: int
 ):
     """Build the record source of one :class:`DatasetSpec`."""
+    synthetic = source_synthetic(spec, synthetic)
     if spec.name == "synthetic":
         if spec.num > 0:
             folder = Path(cache_dir) / cache_key(spec, mc, synthetic)
@@ -269,7 +275,8 @@ def prepare_sources(
     """Render every synthetic cache the run needs (once; reused by later runs with the same settings)."""
     for spec in specs:
         if spec.name == "synthetic" and spec.num > 0:
-            build_synthetic_cache(Path(cache_dir) / cache_key(spec, mc, synthetic), spec, mc, synthetic, workers=workers)
+            syn = source_synthetic(spec, synthetic)
+            build_synthetic_cache(Path(cache_dir) / cache_key(spec, mc, syn), spec, mc, syn, workers=workers)
 
 
 class MixtureStream:
@@ -322,7 +329,7 @@ def bone_prior_from_sources(
         if spec.name == "synthetic":
             from ..data.synthetic import SyntheticHands
 
-            gen = SyntheticHands(_synthetic_config(synthetic), seed=spec.seed)
+            gen = SyntheticHands(_synthetic_config(source_synthetic(spec, synthetic)), seed=spec.seed)
             hands.extend(gen.hand_xyz(i) for i in range(per))
         else:
             if spec.name == "exported":
