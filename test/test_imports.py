@@ -13,6 +13,17 @@ CORE = [
     "hand_pose_25d.config",
     "hand_pose_25d.data.sample",
     "hand_pose_25d.model.presets",
+    "hand_pose_25d.camera_yaml",
+    "hand_pose_25d.visualize",
+    "hand_pose_25d.benchmark",
+    "hand_pose_25d.evaluation",
+    "hand_pose_25d.inference.pipeline",
+    "hand_pose_25d.inference.backends",
+    "hand_pose_25d.ros",
+    "hand_pose_25d.ros.image_conversion",
+    "hand_pose_25d.ros.camera_info",
+    "hand_pose_25d.ros.tracking",
+    "hand_pose_25d.data.synthetic",
 ]
 
 
