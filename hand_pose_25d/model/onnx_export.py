@@ -1,0 +1,186 @@
+"""ONNX export of the network with pre-processing and decoding inside the graph.
+
+The exported graph (and :class:`ExportWrapper`, which other backends such as TensorRT reuse) has one input and
+four outputs::
+
+    image           uint8   (B, S, S, 3)  RGB crops, S = ModelConfig.input_size
+    uv              float32 (B, K, 2)     keypoints in crop (network-input) pixels, integer = pixel centre
+    z_rel           float32 (B, K)        scale-normalised root-relative depth (reference-bone units)
+    keypoint_scores float32 (B, K)        per-keypoint confidence in [0, 1]
+    handedness      float32 (B,)          probability that the hand is a RIGHT hand
+
+taken from the LAST stage. The conversion to float, the division by 255 and the ``image_mean`` / ``image_std``
+normalisation happen in the graph. The batch axis is dynamic by default. The model's :class:`ModelConfig` is
+stored as JSON in the ONNX ``metadata_props`` under ``hand_pose_25d.model_config`` (with
+``hand_pose_25d.format_version`` = "1"); :func:`read_onnx_config` reads it back.
+
+The export uses PyTorch's TorchScript-based exporter (``dynamo=False``), which needs no extra package.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Tuple, Union
+
+import torch
+from torch import Tensor, nn
+
+from ..config import ModelConfig
+from .network import check_config_matches
+
+__all__ = [
+    "CONFIG_KEY",
+    "FORMAT_VERSION_KEY",
+    "FORMAT_VERSION",
+    "INPUT_NAME",
+    "OUTPUT_NAMES",
+    "ExportWrapper",
+    "export_onnx",
+    "read_onnx_config",
+]
+
+CONFIG_KEY = "hand_pose_25d.model_config"
+FORMAT_VERSION_KEY = "hand_pose_25d.format_version"
+FORMAT_VERSION = "1"
+INPUT_NAME = "image"
+OUTPUT_NAMES: Tuple[str, ...] = ("uv", "z_rel", "keypoint_scores", "handedness")
+
+
+class ExportWrapper(nn.Module):
+    """Deployment form of a model: uint8 NHWC RGB crops in, the last stage's decoded 2.5D pose out.
+
+    ``forward(image)`` takes a uint8 tensor (B, S, S, 3) and returns ``(uv (B, K, 2), z_rel (B, K),
+    keypoint_scores (B, K), handedness (B,))`` as float32 (see the module docstring). Call ``eval()`` first
+    (BatchNorm must use its running statistics).
+    """
+
+    def __init__(self, model: nn.Module, config: ModelConfig) -> None:
+        super().__init__()
+        check_config_matches(model, config)
+        self.model = model
+        self.input_size = config.input_size
+        mean = torch.tensor(config.image_mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(config.image_std, dtype=torch.float32).view(1, 3, 1, 1)
+        # (x / 255 - mean) / std == x * scale + offset
+        self.register_buffer("scale", 1.0 / (255.0 * std), persistent=False)
+        self.register_buffer("offset", -mean / std, persistent=False)
+
+    def forward(self, image: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """uint8 (B, S, S, 3) RGB -> (uv, z_rel, keypoint_scores, handedness), float32."""
+        if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+            s = self.input_size
+            if image.dim() != 4 or tuple(image.shape[1:]) != (s, s, 3) or image.dtype != torch.uint8:
+                raise ValueError(f"expected a uint8 tensor (B, {s}, {s}, 3), got {image.dtype} {tuple(image.shape)}")
+        x = image.permute(0, 3, 1, 2).to(self.scale.dtype) * self.scale + self.offset
+        out = self.model(x)[-1]
+        return out["uv"], out["z"], out["confidence"], torch.sigmoid(out["handedness_logit"])
+
+
+def export_onnx(
+    model: nn.Module,
+    config: ModelConfig,
+    path: Union[str, os.PathLike],
+    *,
+    opset: int = 17,
+    dynamic_batch: bool = True,
+) -> Path:
+    """Export ``model`` (built from ``config``) to an ONNX file with the I/O of :class:`ExportWrapper`.
+
+    The model is exported in eval mode on the CPU (its mode and device are restored afterwards). The result
+    passes ``onnx.checker.check_model`` and carries the config in its metadata.
+
+    Args:
+        model: the network.
+        config: its :class:`ModelConfig` (architecture fields must match the model's).
+        path: destination ``.onnx`` file (parent directories are created; written atomically).
+        opset: ONNX opset version.
+        dynamic_batch: make the batch axis of the input and outputs dynamic (else fixed to 1).
+
+    Returns:
+        The path written.
+    """
+    import onnx
+
+    if not isinstance(config, ModelConfig):
+        raise ValueError(f"config must be a ModelConfig, got {type(config).__name__}")
+    config.check()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    try:
+        device = next(model.parameters()).device
+    except StopIteration:
+        device = torch.device("cpu")
+    wrapper = ExportWrapper(model, config).cpu().eval()
+    s = config.input_size
+    dummy = torch.randint(0, 256, (2 if dynamic_batch else 1, s, s, 3), dtype=torch.uint8)
+    dynamic_axes = {name: {0: "batch"} for name in (INPUT_NAME,) + OUTPUT_NAMES} if dynamic_batch else None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            torch.onnx.export(
+                wrapper,
+                (dummy,),
+                tmp,
+                dynamo=False,
+                opset_version=opset,
+                input_names=[INPUT_NAME],
+                output_names=list(OUTPUT_NAMES),
+                dynamic_axes=dynamic_axes,
+                do_constant_folding=True,
+            )
+        proto = onnx.load(tmp)
+        del proto.metadata_props[:]
+        for key, value in ((CONFIG_KEY, config.to_json()), (FORMAT_VERSION_KEY, FORMAT_VERSION)):
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        proto.producer_name = "hand_pose_25d"
+        proto.doc_string = (
+            "hand_pose_25d latent 2.5D hand pose network. Input 'image': uint8 (B, S, S, 3) RGB crop. Outputs: "
+            "'uv' (B, K, 2) crop pixels, 'z_rel' (B, K) root-relative depth / reference bone length, "
+            "'keypoint_scores' (B, K) in [0, 1], 'handedness' (B,) P(right hand). Config: metadata " + CONFIG_KEY
+        )
+        onnx.checker.check_model(proto)
+        onnx.save(proto, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        model.to(device)
+        model.train(was_training)
+    return path
+
+
+def read_onnx_config(path: Union[str, os.PathLike]) -> ModelConfig:
+    """The :class:`ModelConfig` stored in an ONNX file written by :func:`export_onnx`.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: not a readable ONNX model, no ``hand_pose_25d.model_config`` metadata, an unsupported
+            format version, or an invalid stored config.
+    """
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ONNX model not found: {path}")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise ValueError(f"{path} is not a readable ONNX model: {type(exc).__name__}: {exc}") from exc
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if CONFIG_KEY not in meta:
+        raise ValueError(f"{path} has no {CONFIG_KEY!r} metadata: it was not exported by hand_pose_25d.export_onnx")
+    version = meta.get(FORMAT_VERSION_KEY)
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{path}: unsupported {FORMAT_VERSION_KEY} {version!r} (this code reads {FORMAT_VERSION!r})")
+    try:
+        return ModelConfig.from_json(meta[CONFIG_KEY])
+    except ValueError as exc:
+        raise ValueError(f"{path}: invalid stored model config: {exc}") from exc

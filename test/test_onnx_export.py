@@ -1,0 +1,147 @@
+"""ONNX export: graph I/O, metadata, ONNX Runtime == PyTorch (hand_pose_25d.model.onnx_export)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from hand_pose_25d.config import ModelConfig, from_dict  # noqa: E402
+from hand_pose_25d.model.checkpoint import build_model  # noqa: E402
+from hand_pose_25d.model.onnx_export import (  # noqa: E402
+    CONFIG_KEY,
+    FORMAT_VERSION_KEY,
+    OUTPUT_NAMES,
+    ExportWrapper,
+    export_onnx,
+    read_onnx_config,
+)
+
+
+def small(**kw) -> ModelConfig:
+    base = dict(input_size=64, channels=8, depth=2, output_stride=2, blocks_per_level=1, channel_growth=1.0,
+                image_mean=[0.5, 0.4, 0.3], image_std=[0.2, 0.25, 0.3])  # fmt: skip
+    base.update(kw)
+    return from_dict(ModelConfig, base)
+
+
+def randomised(cfg: ModelConfig):
+    """A model with non-trivial BN statistics and output layers, so that the outputs vary across the batch."""
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+        for head in model.heads:
+            if hasattr(head, "tail"):
+                head.tail.out.weight.normal_(0, 2.0)
+            if hasattr(head, "mlp"):
+                head.mlp[2].weight.normal_(0, 0.2)
+    return model.eval()
+
+
+def session(path):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize(
+    "kw", [{"head": "latent"}, {"head": "latent", "num_stages": 2, "output_stride": 4}, {"head": "direct"}, {"head": "holistic", "num_stages": 2}]
+)  # fmt: skip
+def test_ort_matches_torch(tmp_path, kw):
+    cfg = small(**kw)
+    model = randomised(cfg)
+    path = export_onnx(model, cfg, tmp_path / "m.onnx")
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto)
+    sess = session(path)
+    wrapper = ExportWrapper(model, cfg).eval()
+    rng = np.random.default_rng(0)
+    for batch in (1, 3):
+        image = rng.integers(0, 256, (batch, 64, 64, 3), dtype=np.uint8)
+        got = dict(zip(OUTPUT_NAMES, sess.run(list(OUTPUT_NAMES), {"image": image})))
+        with torch.no_grad():
+            ref = dict(zip(OUTPUT_NAMES, (t.numpy() for t in wrapper(torch.from_numpy(image)))))
+        assert got["uv"].shape == (batch, 21, 2) and got["uv"].dtype == np.float32
+        assert got["z_rel"].shape == got["keypoint_scores"].shape == (batch, 21)
+        assert got["handedness"].shape == (batch,)
+        np.testing.assert_allclose(got["uv"], ref["uv"], atol=1e-3)
+        np.testing.assert_allclose(got["z_rel"], ref["z_rel"], atol=1e-4)
+        np.testing.assert_allclose(got["keypoint_scores"], ref["keypoint_scores"], atol=1e-4)
+        np.testing.assert_allclose(got["handedness"], ref["handedness"], atol=1e-5)
+        assert np.all((got["handedness"] >= 0) & (got["handedness"] <= 1))
+        if batch == 3:
+            assert np.abs(got["uv"][0] - got["uv"][1]).max() > 1e-3  # outputs depend on the image
+            assert np.abs(got["z_rel"]).max() > 1e-3
+
+
+def test_wrapper_normalises_like_training(tmp_path):
+    cfg = small()
+    model = randomised(cfg)
+    image = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8)
+    x = image.permute(0, 3, 1, 2).float() / 255.0
+    x = (x - torch.tensor(cfg.image_mean).view(1, 3, 1, 1)) / torch.tensor(cfg.image_std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        uv, z, score, hand = ExportWrapper(model, cfg)(image)
+        last = model(x)[-1]
+    torch.testing.assert_close(uv, last["uv"], atol=1e-4, rtol=0)
+    torch.testing.assert_close(z, last["z"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(hand, torch.sigmoid(last["handedness_logit"]), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="uint8"):
+        ExportWrapper(model, cfg)(image.float())
+
+
+def test_graph_io_and_metadata(tmp_path):
+    cfg = small(crop_padding=1.7)
+    model = randomised(cfg).train()
+    path = export_onnx(model, cfg, tmp_path / "deep" / "m.onnx")
+    assert model.training  # the caller's mode is restored
+    proto = onnx.load(str(path))
+    (inp,) = proto.graph.input
+    assert inp.name == "image"
+    assert inp.type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    dims = inp.type.tensor_type.shape.dim
+    assert dims[0].dim_param and [d.dim_value for d in dims[1:]] == [64, 64, 3]
+    assert [o.name for o in proto.graph.output] == list(OUTPUT_NAMES)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta[FORMAT_VERSION_KEY] == "1"
+    assert ModelConfig.from_json(meta[CONFIG_KEY]) == cfg
+    assert read_onnx_config(path) == cfg
+    assert read_onnx_config(path).crop_padding == 1.7
+
+
+def test_fixed_batch(tmp_path):
+    cfg = small()
+    path = export_onnx(randomised(cfg), cfg, tmp_path / "m.onnx", dynamic_batch=False)
+    dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_value == 1
+
+
+def test_read_onnx_config_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.onnx"):
+        read_onnx_config(tmp_path / "missing.onnx")
+    (tmp_path / "junk.onnx").write_bytes(b"\x00\x01 definitely not protobuf \xff" * 3)
+    with pytest.raises(ValueError, match="junk.onnx"):
+        read_onnx_config(tmp_path / "junk.onnx")
+    # a valid ONNX model without our metadata
+    node = onnx.helper.make_node("Identity", ["x"], ["y"])
+    graph = onnx.helper.make_graph(
+        [node], "g", [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])],
+    )  # fmt: skip
+    onnx.save(onnx.helper.make_model(graph), tmp_path / "plain.onnx")
+    with pytest.raises(ValueError, match="model_config"):
+        read_onnx_config(tmp_path / "plain.onnx")
+
+
+def test_export_rejects_mismatched_config(tmp_path):
+    cfg = small()
+    with pytest.raises(ValueError, match="depth"):
+        export_onnx(build_model(cfg), small(depth=1), tmp_path / "m.onnx")
+    assert not list(tmp_path.iterdir())
