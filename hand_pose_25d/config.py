@@ -507,8 +507,9 @@ class NodeInputConfig:
     camera_info_sync: str = setting(
         "exact",
         description="Pairing of images with camera_info: 'exact' uses the camera_info of the same frame_id whose stamp "
-        "is within camera_info_tolerance of the image's; 'latest' (fallback for drivers that stamp camera_info "
-        "differently or publish it rarely) uses the newest camera_info of the same frame_id whatever its stamp.",
+        "is within camera_info_tolerance of the image's and, when none arrives within camera_info_wait, falls back to "
+        "the newest camera_info of that frame_id with a warning; 'latest' (for drivers that stamp camera_info "
+        "differently or publish it rarely) uses the newest camera_info of the same frame_id at once, whatever its stamp.",
         choices=("exact", "latest"),
         dynamic=True,
     )
@@ -519,7 +520,8 @@ class NodeInputConfig:
     camera_info_wait: float = setting(
         0.5,
         description="Seconds an image may wait for its camera_info (one delayed by the transport still pairs) before "
-        "it is refused; newer images never queue behind it.",
+        "it is paired with the newest camera_info of its frame ('exact' sync) or, if there is none, refused; newer "
+        "images never queue behind it.",
         min=0.0, max=5.0, dynamic=True,
     )  # fmt: skip
     rectified: bool = setting(

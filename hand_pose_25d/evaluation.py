@@ -12,8 +12,12 @@ of the paper: the hand box is given). Reported (``metrics`` in the JSON):
 * ``3d_absolute_gt_root_scale``: the same with the ground-truth root depth and scale (paper Table 2,
   "w. GT Z_root and s").
 
-The JSON also holds every prediction and ground truth used, so the figures can be recomputed independently.
-Hands the pipeline could not reconstruct count as misses (infinite error) in every figure.
+The JSON also holds every prediction and ground truth used (``predictions``, ``ground_truth``: one row per
+image, in order), so the figures can be recomputed independently; ``info.conventions`` says exactly how.
+Hands the pipeline could not reconstruct count as misses (infinite error) in the PCK/AUC figures and make
+``epe_mean`` null; each 3D figure also reports ``valid_only`` EPEs over the reconstructed hands and their count.
+The ground-truth root/scale variant needs only the 2.5D output (pixels and relative depths), so it is computed
+for every hand whose 2.5D output is finite, reconstructed or not.
 """
 
 from __future__ import annotations
@@ -77,6 +81,28 @@ def synthetic_samples(seed: int, num: int, width: int = 640, height: int = 480) 
         yield gen.frame(i, width=width, height=height)
 
 
+CONVENTIONS: Dict[str, str] = {
+    "rows": "predictions.* and ground_truth.* hold one row per image, in the same order; units: pixels of the full "
+            "image, metres for *_m",
+    "mask": "keypoints evaluated = ground_truth.gt_mask (and gt_has_3d for 3D)",
+    "epe_mean": "Zimmermann & Brox EvalUtil: per keypoint, the mean distance over the images where it is evaluated; "
+                "then the mean over keypoints (epe_mean_pooled: mean over all distances)",
+    "epe_median": "per keypoint the median distance, then the mean over keypoints (epe_median_pooled: the median "
+                  "over all distances)",
+    "pck_auc": "per keypoint PCK(t) = mean(d <= t), averaged over keypoints; 2D thresholds linspace(0, 30, 20) px, "
+               "3D linspace(0, 50, 20) mm; auc = trapz(pck, t) / (t_max - t_min); auc_20_50 over the thresholds of "
+               "that grid within [20, 50] mm (21.05 ... 50 mm, 12 points)",
+    "3d_root_relative": "pred_xyz_root_relative_m = (pred_xyz_normalized - pred_xyz_normalized[root]) * "
+                        "|gt_xyz[ref_bone[1]] - gt_xyz[ref_bone[0]]|, against gt_xyz - gt_xyz[root] (this package's "
+                        "root and reference bone, info.root / info.ref_bone)",
+    "3d_absolute": "pred_xyz_absolute_m (estimated root depth, bone-prior scale: what the node publishes) against gt_xyz",
+    "3d_absolute_gt_root_scale": "Z_k = gt_xyz[root, z] + pred_z_rel_k * |gt reference bone|, X_k, Y_k from pred_uv "
+                                 "through K^-1",
+    "misses": "a non-finite prediction at an evaluated keypoint (failed reconstruction) has infinite error: it fails "
+              "every PCK threshold and makes epe_mean null; valid_only repeats the EPEs over the finite hands",
+}
+
+
 def evaluate(
     estimator: HandPoseEstimator,
     samples: Iterable[HandSample],
@@ -85,6 +111,7 @@ def evaluate(
     mask_mode: str = "labeled",
     progress: bool = True,
     info: Optional[Dict[str, Any]] = None,
+    freihand: bool = False,
 ) -> EvalResult:
     """Run the pipeline on ``samples`` (ground-truth crop) and compute every figure.
 
@@ -95,14 +122,17 @@ def evaluate(
         mask_mode: keypoints evaluated: 'labeled' (every annotated keypoint, occluded ones included) or 'visible'
             (the RHD/STB convention).
         progress: show a tqdm progress bar.
+        freihand: also report FreiHAND's figures (``metrics["freihand"]``: 0-50 mm in 100 steps, unaligned and
+            Procrustes-aligned).
     """
     if mask_mode not in ("labeled", "visible"):
         raise ValueError(f"mask_mode must be 'labeled' or 'visible', got {mask_mode!r}")
     mc = estimator.model_config
     root, ref = mc.root, tuple(mc.ref_bone)
     rows: Dict[str, List[np.ndarray]] = {k: [] for k in (
-        "pred_uv", "pred_xyz_normalized", "pred_xyz_absolute_m", "pred_xyz_root_relative_m",
-        "pred_xyz_absolute_gt_root_scale_m", "pred_valid", "pred_score",
+        "pred_uv", "pred_z_rel", "pred_xyz_normalized", "pred_xyz_absolute_m", "pred_xyz_root_relative_m",
+        "pred_xyz_absolute_gt_root_scale_m", "pred_valid", "pred_status", "pred_score", "pred_keypoint_scores",
+        "pred_root_depth_m", "pred_scale_m", "pred_crop",
         "gt_uv", "gt_xyz_m", "gt_mask", "gt_has_3d", "gt_K")}  # fmt: skip
     it: Iterable[HandSample] = samples
     if progress:
@@ -117,10 +147,17 @@ def evaluate(
         mask = s.labeled & (s.visible if mask_mode == "visible" else True)
         gt = s.xyz if s.xyz is not None else np.full((mc.num_keypoints, 3), np.nan)
         rows["pred_uv"].append(r.uv)
+        rows["pred_z_rel"].append(r.z_rel)
         rows["pred_xyz_normalized"].append(r.xyz_normalized)
         rows["pred_xyz_absolute_m"].append(r.xyz)
         rows["pred_valid"].append(np.asarray(r.valid))
+        rows["pred_status"].append(np.asarray(r.status))
         rows["pred_score"].append(np.asarray(r.score))
+        rows["pred_keypoint_scores"].append(r.keypoint_scores)
+        rows["pred_root_depth_m"].append(np.asarray(r.root_depth))
+        rows["pred_scale_m"].append(np.asarray(r.scale))
+        c = r.crop
+        rows["pred_crop"].append(np.array([c.cx, c.cy, c.side, c.angle], dtype=np.float64))
         # Z&B: root-relative, scaled by the ground-truth length of the reference bone
         L_gt = np.linalg.norm(gt[ref[1]] - gt[ref[0]])
         rows["pred_xyz_root_relative_m"].append((r.xyz_normalized - r.xyz_normalized[root]) * L_gt)
@@ -138,24 +175,42 @@ def evaluate(
     if n == 0:
         raise ValueError("no samples to evaluate")
     arr = {k: np.stack(v) for k, v in rows.items()}
-    # invalid hands are misses: make every predicted coordinate of them non-finite
+    # hands whose reconstruction failed are misses: their reconstructed coordinates are non-finite (the GT
+    # root/scale variant is built from uv and z_rel alone and stays wherever those are finite)
     bad = ~arr["pred_valid"]
-    for k in ("pred_xyz_absolute_m", "pred_xyz_root_relative_m", "pred_xyz_absolute_gt_root_scale_m"):
+    for k in ("pred_xyz_absolute_m", "pred_xyz_root_relative_m"):
         arr[k][bad] = np.nan
     has3d = arr["gt_has_3d"]
     mask3 = arr["gt_mask"] & has3d[:, None]
+    gt_xyz = arr["gt_xyz_m"]
+
+    def with_valid_only(pred: np.ndarray, protocol: str) -> Dict[str, Any]:
+        out = M.evaluate_3d(pred, gt_xyz, mask3, protocol=protocol, root=root)
+        ok = np.isfinite(pred).all(axis=(1, 2))
+        if ok.any():
+            sub = M.evaluate_3d(pred[ok], gt_xyz[ok], mask3[ok], protocol=protocol, root=root)
+            out["valid_only"] = {"num_hands": int(ok.sum()), "epe_mean": sub["epe_mean"], "epe_median": sub["epe_median"],
+                                 "auc_20_50": sub["auc_20_50"]}  # fmt: skip
+        else:
+            out["valid_only"] = {"num_hands": 0, "epe_mean": None, "epe_median": None, "auc_20_50": None}
+        return out
+
     metrics: Dict[str, Any] = {
         "2d": M.evaluate_2d(arr["pred_uv"], arr["gt_uv"], arr["gt_mask"]),
-        "3d_root_relative": M.evaluate_3d(arr["pred_xyz_root_relative_m"], arr["gt_xyz_m"], mask3, protocol="root_relative", root=root),
-        "3d_absolute": M.evaluate_3d(arr["pred_xyz_absolute_m"], arr["gt_xyz_m"], mask3, protocol="absolute"),
-        "3d_absolute_gt_root_scale": M.evaluate_3d(
-            arr["pred_xyz_absolute_gt_root_scale_m"], arr["gt_xyz_m"], mask3, protocol="absolute"
-        ),
+        "3d_root_relative": with_valid_only(arr["pred_xyz_root_relative_m"], "root_relative"),
+        "3d_absolute": with_valid_only(arr["pred_xyz_absolute_m"], "absolute"),
+        "3d_absolute_gt_root_scale": with_valid_only(arr["pred_xyz_absolute_gt_root_scale_m"], "absolute"),
         "num_hands": int(n),
         "num_invalid": int(bad.sum()),
+        "invalid_status": {str(k): int(v) for k, v in zip(*np.unique(arr["pred_status"][bad], return_counts=True))},
         "mask": mask_mode,
         "seconds": round(elapsed, 2),
     }
+    if freihand:
+        ok3 = has3d & np.isfinite(arr["pred_xyz_absolute_m"]).all(axis=(1, 2))
+        metrics["freihand"] = M.evaluate_freihand(arr["pred_xyz_absolute_m"][has3d], gt_xyz[has3d])
+        metrics["freihand"]["num_hands"] = int(has3d.sum())
+        metrics["freihand"]["num_reconstructed"] = int(ok3.sum())
     base_info = {
         "root": int(root),
         "ref_bone": [int(ref[0]), int(ref[1])],
@@ -163,6 +218,7 @@ def evaluate(
         "model_preset": mc.preset,
         "model_head": mc.head,
         "protocol": "ground-truth crop box (keypoints' box, model crop_padding); see hand_pose_25d.evaluation",
+        "conventions": CONVENTIONS,
     }
     base_info.update(info or {})
     return EvalResult(metrics=metrics, arrays=arr, info=base_info)
@@ -172,11 +228,15 @@ def headline(result: EvalResult) -> Dict[str, float]:
     """The few figures printed at the end of ``hand-pose-25d eval``."""
     m = result.metrics
     return {
+        "num_hands": m["num_hands"],
         "2d_epe_mean_px": m["2d"]["epe_mean"],
+        "2d_epe_median_px": m["2d"]["epe_median"],
         "2d_auc_0_30px": m["2d"]["auc"],
         "3d_rootrel_epe_mean_mm": m["3d_root_relative"]["epe_mean"],
+        "3d_rootrel_epe_median_mm": m["3d_root_relative"]["epe_median"],
         "3d_rootrel_auc_20_50mm": m["3d_root_relative"]["auc_20_50"],
         "3d_abs_epe_mean_mm": m["3d_absolute"]["epe_mean"],
+        "3d_abs_epe_mean_valid_only_mm": m["3d_absolute"]["valid_only"]["epe_mean"],
         "3d_abs_gt_root_scale_epe_mean_mm": m["3d_absolute_gt_root_scale"]["epe_mean"],
         "invalid": m["num_invalid"],
     }

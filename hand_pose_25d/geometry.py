@@ -59,7 +59,8 @@ class Status(enum.IntEnum):
     #: The 2.5D input admits no exact solution (negative discriminant, typical of noisy predictions); the
     #: root depth that brings the reference bone closest to unit length was used. The hand is valid.
     APPROXIMATE = 1
-    #: Invalid: some input value (pixel, depth, intrinsics of this hand) is NaN or infinite.
+    #: Invalid: some input value of this hand (pixel, relative depth) is NaN or infinite. (Non-finite
+    #: intrinsics are not a per-hand outcome: :func:`validate_intrinsics` raises ``ValueError`` for them.)
     NONFINITE_INPUT = 2
     #: Invalid: the reference bone projects to a (numerically) zero-length segment; its depth is unknowable.
     DEGENERATE_BONE = 3

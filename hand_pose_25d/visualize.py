@@ -185,26 +185,40 @@ class View3D:
         self.elev, self.azim, self.min_span = float(elev), float(azim), float(min_span)
         self._colors = keypoint_colors()
 
-    def render(self, hands_xyz: Sequence[np.ndarray], labels: Optional[Sequence[str]] = None, title: str = "") -> np.ndarray:
-        """The view of ``hands_xyz`` (each (21, 3) metres; non-finite hands are skipped) as (H, W, 3) uint8 RGB."""
+    def render(
+        self,
+        hands_xyz: Sequence[np.ndarray],
+        labels: Optional[Sequence[str]] = None,
+        title: str = "",
+        colors: Optional[Sequence[Optional[str]]] = None,
+    ) -> np.ndarray:
+        """The view of ``hands_xyz`` (each (21, 3) metres; non-finite hands are skipped) as (H, W, 3) uint8 RGB.
+
+        ``colors``: per hand, None for the per-finger palette or one matplotlib colour for the whole hand
+        (drawn thinner and dashed, e.g. a ground truth under a prediction).
+        """
         ax = self.ax
         ax.cla()
         hands = []
-        for xyz in hands_xyz:
+        for j, xyz in enumerate(hands_xyz):
             xyz = np.asarray(xyz, dtype=np.float64)
             if xyz.shape != (NUM_KEYPOINTS, 3):
                 raise ValueError(f"each hand must be ({NUM_KEYPOINTS}, 3) metres, got {xyz.shape}")
             if np.all(np.isfinite(xyz)):
-                hands.append(xyz)
-        for i, xyz in enumerate(hands):
+                hands.append((xyz, colors[j] if colors is not None and j < len(colors) else None))
+        for i, (xyz, color) in enumerate(hands):
             p = np.stack([xyz[:, 0], xyz[:, 2], -xyz[:, 1]], axis=1)  # plot axes: x, z (depth), -y (up)
             for a, b in BONES:
-                ax.plot(*p[[a, b]].T, color=self._colors[b], linewidth=2.0)
-            ax.scatter(*p.T, c=self._colors, s=12, depthshade=False)
+                if color is None:
+                    ax.plot(*p[[a, b]].T, color=self._colors[b], linewidth=2.0)
+                else:
+                    ax.plot(*p[[a, b]].T, "--", color=color, linewidth=1.2)
+            ax.scatter(*p.T, c=self._colors if color is None else color, s=12 if color is None else 5,
+                       depthshade=False)  # fmt: skip
             if labels is not None and i < len(labels) and labels[i]:
                 ax.text(*p[0], labels[i], fontsize=8)
         if hands:
-            pts = np.concatenate(hands)
+            pts = np.concatenate([h for h, _ in hands])
             pts = np.stack([pts[:, 0], pts[:, 2], -pts[:, 1]], axis=1)
             centre = (pts.min(axis=0) + pts.max(axis=0)) / 2
             half = max(self.min_span, float((pts.max(axis=0) - pts.min(axis=0)).max()) * 1.2) / 2

@@ -611,6 +611,20 @@ def test_bad_input_is_refused_logged_and_the_node_stays_up(probe: Probe, node_a:
     assert node_a.alive()
 
 
+def test_camera_info_with_another_stamp_is_used_after_the_wait_with_a_warning(probe: Probe, node_a: Proc):
+    """'exact' pairing, a driver that stamps camera_info 1 s off its images: after input.camera_info_wait (3 s
+    here) the image is paired with the newest camera_info of its frame, and the node says so."""
+    frame = "cam_info_other_stamp"
+    start = len(node_a.log())
+    stamp = _now_ns()
+    probe.send(good_image(stamp, frame), camera_info_msg(stamp - 1_000_000_000, frame))
+    answer = probe.wait_answer(stamp, timeout=ANSWER_TIMEOUT_S)
+    assert answer.header.frame_id == frame and answer.hands
+    log = node_a.log()[start:]
+    assert re.search(r"using the newest camera_info of that frame \(stamp differs by 1 s\)", log), log[-2000:]
+    assert "camera_info_sync to 'latest'" in log
+
+
 def test_repeated_bad_input_is_throttled(probe: Probe, node_a: Proc):
     start = len(node_a.log())
     for _ in range(4):
@@ -686,6 +700,9 @@ def test_parameters_are_described_validated_and_dynamic(probe: Probe, node_a: Pr
     assert not probe.set_params(node, pipeline__min_hand_score=1.5)[0].successful
     bad = probe.set_params(node, tracking__crop_mode="bogus")[0]
     assert not bad.successful and "crop_mode" in bad.reason
+    # rclpy's own parameters are not the node's business: use_sim_time can be switched (and back)
+    assert probe.set_params(node, use_sim_time=True)[0].successful
+    assert probe.set_params(node, use_sim_time=False)[0].successful
 
     stamp = probe.send_good()
     before = probe.wait_answer(stamp).hands[0]

@@ -420,6 +420,14 @@ def test_config_yaml_is_generated_from_the_settings():
     assert "# Hands whose overall score is below this are reported invalid." in text
 
 
+def test_parameter_table_of_the_docs_is_generated_from_the_settings():
+    from hand_pose_25d.ros.params import node_params_markdown
+
+    table = node_params_markdown()
+    for doc in ("docs/ros.md", "README.md"):
+        assert table in (REPO / doc).read_text(), f"{doc}: stale parameter table: hand-pose-25d config node --markdown"
+
+
 def test_every_parameter_is_documented():
     docs = (REPO / "docs" / "ros.md").read_text()
     for spec in parameter_specs(NodeConfig()):

@@ -34,9 +34,10 @@ def add_parser(sub) -> None:
                    help="pipeline crop: track (from keypoints, one network pass), roi (loose box) or full (whole "
                         "frame); roi and full are refined with a second pass")  # fmt: skip
     p.add_argument("--network-only", action="store_true", help="skip the pipeline measurement")
-    p.add_argument("--compare-mediapipe", action="store_true",
+    p.add_argument("--compare-mediapipe", action=argparse.BooleanOptionalAction, default=None,
                    help="also time MediaPipe's hand_landmark_full.tflite (and its solutions.hands graph) in the "
-                        "MediaPipe environment (see --mediapipe-python)")  # fmt: skip
+                        "MediaPipe environment (see --mediapipe-python; tools/setup_mediapipe.sh creates one); "
+                        "default: whenever that environment exists")  # fmt: skip
     p.add_argument("--mediapipe-python", default="",
                    help="Python of an environment with mediapipe==0.10.21 and ai-edge-litert (default: "
                         "$HAND_POSE_25D_MEDIAPIPE_PYTHON, else ./.venv-mediapipe/bin/python)")  # fmt: skip
@@ -48,10 +49,12 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..benchmark import BenchSettings, format_report, run_benchmark
+    from ..benchmark import BenchSettings, find_mediapipe_python, format_report, run_benchmark
     from ..evaluation import sanitize
 
     device = args.device or ("cuda" if args.backend == "tensorrt" else "cpu")
+    if args.compare_mediapipe is None:  # side by side whenever a MediaPipe environment is there
+        args.compare_mediapipe = find_mediapipe_python(args.mediapipe_python) is not None
     settings = BenchSettings(
         backend=args.backend, model=args.model, batch=args.batch, threads=args.threads, device=device,
         fp16=args.fp16, iters=args.iters, warmup=args.warmup, crop=args.crop, pipeline=not args.network_only,

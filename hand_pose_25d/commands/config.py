@@ -8,6 +8,8 @@ import argparse
 def add_parser(sub) -> None:
     p = sub.add_parser("config", help="print default settings as commented YAML (node, pipeline, train, model)")
     p.add_argument("kind", choices=("node", "pipeline", "train", "model"), help="which settings")
+    p.add_argument("--markdown", action="store_true",
+                   help="node: the parameter table (Markdown) of docs/ros.md and the README instead of YAML")  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -23,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
         print(dump_yaml(TrainConfig()), end="")
     else:
-        from ..ros.params import node_params_yaml
+        from ..ros.params import node_params_markdown, node_params_yaml
 
-        print(node_params_yaml(), end="")
+        print(node_params_markdown() if args.markdown else node_params_yaml(), end="")
     return 0

@@ -11,14 +11,16 @@ def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a model: 2D/3D EPE, PCK and AUC (JSON with every prediction)")
     p.add_argument("--model", default="default", help="'default', or a .pt / .onnx / .engine file")
     p.add_argument("--backend", default=None, choices=("onnxruntime", "torch", "tensorrt"),
-                   help="runtime (default: from the model file: .pt -> torch, else onnxruntime)")  # fmt: skip
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+                   help="runtime (default: from the model file: .pt -> torch, .engine/.plan -> tensorrt, "
+                        "else onnxruntime)")  # fmt: skip
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu; cuda for tensorrt)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: runtime default)")
     p.add_argument("--data", default="synthetic", choices=("synthetic", "rhd", "stb", "freihand"), help="evaluation set")
     p.add_argument("--root", default="", help="dataset folder (rhd, stb, freihand)")
     p.add_argument("--split", default="", help="dataset split (default: the reader's evaluation split)")
     p.add_argument("--seed", type=int, default=12345, help="synthetic: renderer seed (use one never used in training)")
-    p.add_argument("--num", type=int, default=500, help="number of images (0: the whole dataset)")
+    p.add_argument("--num", type=int, default=None,
+                   help="number of images (default: 500 synthetic ones, or the whole dataset; 0: the whole dataset)")  # fmt: skip
     p.add_argument("--mask", default=None, choices=("labeled", "visible"),
                    help="keypoints evaluated (default: labeled for synthetic, visible for datasets)")  # fmt: skip
     p.add_argument("--json", type=Path, required=True, help="output JSON (metrics, predictions, ground truth)")
@@ -30,13 +32,17 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import dataset_samples, evaluate, headline, pipeline_for_eval, plot_pck, synthetic_samples, write_json
 
-    backend = args.backend or ("torch" if str(args.model).endswith((".pt", ".pth")) else "onnxruntime")
-    est = pipeline_for_eval(args.model, backend, args.device, args.threads)
+    model = str(args.model)
+    backend = args.backend or (
+        "torch" if model.endswith((".pt", ".pth")) else "tensorrt" if model.endswith((".engine", ".plan")) else "onnxruntime"
+    )
+    device = args.device or ("cuda" if backend == "tensorrt" else "cpu")
+    est = pipeline_for_eval(args.model, backend, device, args.threads)
     if args.data == "synthetic":
-        if args.num <= 0:
+        num = 500 if args.num is None else args.num
+        if num <= 0:
             raise ValueError("--num must be positive for synthetic data")
-        samples = synthetic_samples(args.seed, args.num)
-        num = args.num
+        samples = synthetic_samples(args.seed, num)
         info = {"data": "synthetic", "seed": args.seed, "image_size": [640, 480]}
         mask = args.mask or "labeled"
     else:
@@ -48,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         info = {"data": args.data, "root": args.root, "split": split}
         mask = args.mask or "visible"
     info["model"] = args.model
-    result = evaluate(est, samples, num=num, mask_mode=mask, progress=not args.no_progress, info=info)
+    result = evaluate(est, samples, num=num, mask_mode=mask, progress=not args.no_progress, info=info,
+                      freihand=args.data == "freihand")  # fmt: skip
     write_json(result, args.json)
     if args.plot:
         plot_pck(result, args.plot)

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Dict, Tuple
 
@@ -110,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "onnx":
         if args.out is None:
             raise ValueError("--out is required for --format onnx (the .onnx file to write)")
+        ignored = [flag for flag, on in (("--fp16", args.fp16), ("--max-batch", args.max_batch != 8)) if on]
+        if ignored:
+            print(f"export: warning: {' and '.join(ignored)} only apply to --format tensorrt (the ONNX file is FP32 "
+                  "with a dynamic batch); ignored", file=sys.stderr)  # fmt: skip
         checkpoint = _checkpoint_path(args.model)
         out = export_checkpoint(checkpoint, args.out, args.opset)
         print(f"exported {checkpoint} -> {out} (opset {args.opset}, dynamic batch, decoding in the graph)")

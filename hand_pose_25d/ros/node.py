@@ -183,11 +183,12 @@ class HandPoseNode(Node):
 
     def _on_set_parameters(self, params: Sequence[Any]) -> SetParametersResult:
         try:
-            updates = updates_from_parameters(params)
+            # parameters that are not settings of this node (use_sim_time, QoS overrides ...) are rclpy's own
+            updates = {k: v for k, v in updates_from_parameters(params).items() if k in self._specs}
+            if not updates:
+                return SetParametersResult(successful=True)
             for name in updates:
-                spec = self._specs.get(name)
-                if spec is None:
-                    raise ValueError(f"unknown parameter {name}")
+                spec = self._specs[name]
                 if not spec.dynamic:
                     raise ValueError(f"{name} is read-only: it can only be set at start-up")
             new = config_from_values(updates, self.config)
@@ -234,8 +235,15 @@ class HandPoseNode(Node):
         with self._infos_lock:
             return self._infos.match(frame.msg.header.frame_id, frame.stamp_ns, cfg.camera_info_sync, tol)
 
+    def _fallback(self, frame: _Frame) -> Optional[CameraInfoEntry]:
+        """'exact' pairing found nothing within input.camera_info_wait: the newest camera_info of the frame."""
+        if self.config.input.camera_info_sync != "exact" or not self._expired(frame):
+            return None
+        with self._infos_lock:
+            return self._infos.match(frame.msg.header.frame_id, frame.stamp_ns, "latest", 0)
+
     def _ready(self, frame: _Frame) -> bool:
-        return frame.problem is not None or self._match(frame) is not None
+        return frame.problem is not None or self._match(frame) is not None or self._fallback(frame) is not None
 
     def _expired(self, frame: _Frame) -> bool:
         return time.monotonic() - frame.arrival > self.config.input.camera_info_wait
@@ -299,9 +307,19 @@ class HandPoseNode(Node):
 
         # its intrinsics
         entry = self._match(frame)
-        if entry is None:  # the buffer was cleared meanwhile (input.rectified changed)
-            self._refuse_without_camera_info(frame)
-            return
+        if entry is None:
+            entry = self._fallback(frame)
+            if entry is None:  # the buffer was cleared meanwhile (input.rectified changed)
+                self._refuse_without_camera_info(frame)
+                return
+            self._warn(
+                f"camera_info_fallback:{header.frame_id}",
+                f"no camera_info on {self.info_sub.topic_name} with the stamp of image {stamp_ns / 1e9:.6f} "
+                f"({header.frame_id!r}) within input.camera_info_tolerance = {cfg.input.camera_info_tolerance:g} s "
+                f"after waiting {cfg.input.camera_info_wait:g} s: using the newest camera_info of that frame (stamp "
+                f"differs by {abs(entry.stamp_ns - stamp_ns) / 1e9:.6g} s). If the driver stamps camera_info "
+                "differently from its images, set input.camera_info_sync to 'latest' (no wait)",
+            )
         if entry.model is None:
             self._refuse(
                 f"camera_info_invalid:{entry.error}", f"{what} refused: its camera_info is unusable: {entry.error}"

@@ -20,6 +20,7 @@ from ..config import NodeConfig, ParameterSpec, dump_yaml, parameter_specs, repl
 __all__ = [
     "NODE_NAME",
     "node_params_yaml",
+    "node_params_markdown",
     "node_parameter_specs",
     "descriptor_fields",
     "make_descriptor",
@@ -55,6 +56,34 @@ def node_params_yaml(config: Optional[NodeConfig] = None) -> str:
     body = dump_yaml(config or NodeConfig())
     indented = "".join(f"    {line}\n" if line else "\n" for line in body.splitlines())
     return _YAML_HEADER + "/**:\n  ros__parameters:\n" + indented
+
+
+def _markdown_value(v: Any) -> str:
+    import json
+
+    return f"`{json.dumps(v)}`"
+
+
+def _markdown_number(v: float) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def node_params_markdown(config: Optional[NodeConfig] = None) -> str:
+    """The parameter table of ``docs/ros.md`` and the README (Markdown), generated like the YAML."""
+    lines = ["| parameter | type | default | range / choices | dynamic | description |",
+             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for spec in node_parameter_specs(config):
+        if spec.choices:
+            rng = ", ".join(str(c) for c in spec.choices)
+        elif spec.min is not None or spec.max is not None:
+            lo = _markdown_number(spec.min) if spec.min is not None else ""
+            hi = _markdown_number(spec.max) if spec.max is not None else ""
+            rng = f"{lo} .. {hi}"
+        else:
+            rng = ""
+        lines.append(f"| `{spec.name}` | {spec.type} | {_markdown_value(spec.default)} | {rng} | "
+                     f"{'yes' if spec.dynamic else 'no'} | {spec.description.replace('|', '/')} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 def node_parameter_specs(config: Optional[NodeConfig] = None) -> List[ParameterSpec]:

@@ -171,8 +171,10 @@ def _run_node(argv: Optional[List[str]]) -> int:
                     self.skipped += due - tick
                     tick = due
                 t_render = time.perf_counter()
-                stamp = self.get_clock().now().to_msg()
                 sample = self.seq.frame(tick)
+                # stamped once the frame exists, as a camera driver stamps a frame once it is exposed: the
+                # latency from the stamp to a HandPose is then transport + the node, not the rendering
+                stamp = self.get_clock().now().to_msg()
                 try:
                     self._publish(sample, stamp)
                 except Exception as exc:  # context shut down while publishing

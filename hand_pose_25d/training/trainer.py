@@ -29,10 +29,15 @@ def _setup_distributed():
     import torch.distributed as dist
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    rank = dist.get_rank() if world > 1 else 0
     local = int(os.environ.get("LOCAL_RANK", "0"))
+    if world > 1 and not dist.is_initialized():
+        from datetime import timedelta
+
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local)  # one GPU per rank (else every rank would use cuda:0)
+        # rank 0 renders the synthetic crop cache (minutes) while the others wait at the first collective
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", timeout=timedelta(hours=3))
+    rank = dist.get_rank() if world > 1 else 0
     return world, rank, local
 
 
@@ -148,6 +153,11 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
         model = loaded.model
         if main:
             print(f"resuming from {resume} at step {state.get('step', 0)}")
+            wanted = to_dict(preset_config(cfg.model_preset, **cfg.model_overrides))
+            differ = [k for k, v in wanted.items() if k != "bone_lengths" and to_dict(mc).get(k) != v]
+            if differ:
+                print(f"warning: the checkpoint's model differs from model_preset/model_overrides of the config in "
+                      f"{', '.join(differ)}: training goes on with the checkpoint's model")  # fmt: skip
     else:
         mc = preset_config(cfg.model_preset, **cfg.model_overrides)
         if main:
@@ -190,6 +200,8 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
     use_amp = cfg.amp and device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    if state is not None and state.get("scaler") and scaler.is_enabled():
+        scaler.load_state_dict(state["scaler"])
 
     stream = MixtureStream(cfg.datasets, mc, cfg.synthetic, cfg.augment, cache_dir, seed=cfg.seed + 1000 * step, rank=rank)
     loader = iter(make_loader(stream, cfg.batch_size, cfg.num_workers))
@@ -216,6 +228,7 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
             "train_config": to_dict(cfg),
             "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(),
+            "scaler": scaler.state_dict() if scaler.is_enabled() else {},
             "best_auc": best,
             "metrics": metrics or {},
         }

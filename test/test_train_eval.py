@@ -1,0 +1,138 @@
+"""Training (a few CPU steps, checkpoints, resume, logs) and ``hand-pose-25d eval`` (JSON recomputed independently)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hand_pose_25d.cli import main as cli_main  # noqa: E402
+from hand_pose_25d.config import to_dict  # noqa: E402
+from hand_pose_25d.training.config import DatasetSpec, TrainConfig  # noqa: E402
+
+
+def _config(tmp: Path, steps: int) -> TrainConfig:
+    return TrainConfig(
+        datasets=[DatasetSpec(name="synthetic", seed=5, num=48, weight=0.7), DatasetSpec(name="synthetic", seed=6, weight=0.3)],
+        batch_size=4, steps=steps, eval_every=2, eval_num=6, eval_seed=77, ckpt_every=2, log_every=1,
+        out_dir=str(tmp / "run"), cache_dir=str(tmp / "cache"), num_workers=0, threads=1, bone_prior_samples=20,
+        optim=TrainConfig().optim.__class__(warmup_steps=1),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    from hand_pose_25d.training.trainer import train
+
+    tmp = tmp_path_factory.mktemp("train")
+    path = train(_config(tmp, 4), progress=False)
+    return path
+
+
+def test_training_writes_checkpoints_logs_and_held_out_figures(trained: Path):
+    from hand_pose_25d.model.checkpoint import load_checkpoint
+
+    run = trained.parent
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(np.isfinite(float(r["loss"])) and float(r["samples_per_s"]) > 0 for r in rows)
+    comps = json.loads(rows[-1]["components"])
+    assert {"xy", "z", "handedness", "stage0/xy"} <= set(comps)
+    evals = [json.loads(line) for line in open(run / "eval.jsonl")]
+    assert [e["step"] for e in evals] == [2, 4]
+    assert all(0.0 <= e["val_auc3d_20_50"] <= 1.0 and e["val_epe2d_px"] > 0 for e in evals)
+    assert any((run / "tb").iterdir()), "no TensorBoard event file"
+    assert (run / "best.pt").is_file()
+    ck = load_checkpoint(trained)
+    assert ck.extra["step"] == 4
+    assert ck.extra["train_config"]["steps"] == 4
+    assert ck.config.preset == "compact"
+    # the bone prior measured on the training hands travels with the model
+    prior = ck.config.bone_prior()
+    assert len(prior) == 20 and all(0.01 < v < 0.12 for v in prior.values())
+
+
+def test_resume_continues_from_the_checkpoint(trained: Path, tmp_path: Path):
+    from hand_pose_25d.model.checkpoint import load_checkpoint
+    from hand_pose_25d.training.trainer import train
+
+    before = load_checkpoint(trained)
+    cfg = TrainConfig(**{**vars(_config(trained.parent.parent, 6))})
+    path = train(cfg, resume=trained, progress=False)
+    after = load_checkpoint(path)
+    assert after.extra["step"] == 6
+    steps = [int(r["step"]) for r in csv.DictReader(open(path.parent / "log.csv"))]
+    assert steps == [1, 2, 3, 4, 5, 6]  # appended, not restarted
+    # the weights moved on from the resumed ones, and the optimiser state came along (Adam's step count)
+    changed = any(not torch.equal(a, b) for a, b in zip(before.model.state_dict().values(), after.model.state_dict().values()))
+    assert changed
+    opt_steps = {int(s["step"]) for s in after.extra["optimizer"]["state"].values()}
+    assert opt_steps == {6}
+    assert to_dict(after.config) == to_dict(before.config)
+
+
+def _recompute(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, lo: float, hi: float, steps: int):
+    """Z&B's EvalUtil written out again: per-keypoint mean/median, PCK per keypoint averaged, AUC by trapezoids."""
+    d = np.linalg.norm(pred - gt, axis=-1)
+    d = np.where(np.isfinite(d), d, np.inf)
+    t = np.linspace(lo, hi, steps)
+    means, medians, curves = [], [], []
+    for k in range(gt.shape[1]):
+        dk = d[mask[:, k], k]
+        if dk.size == 0:
+            continue
+        means.append(dk.mean())
+        medians.append(np.median(dk))
+        curves.append([(dk <= x).mean() for x in t])
+    pck = np.mean(curves, axis=0)
+    return float(np.mean(means)), float(np.mean(medians)), t, pck
+
+
+def test_eval_cli_json_agrees_with_an_independent_recomputation(trained: Path, tmp_path: Path):
+    out = tmp_path / "eval.json"
+    plot = tmp_path / "pck.png"
+    rc = cli_main(["eval", "--model", str(trained), "--data", "synthetic", "--seed", "31337", "--num", "12",
+                   "--json", str(out), "--plot", str(plot), "--no-progress"])  # fmt: skip
+    assert rc == 0 and plot.is_file()
+    doc = json.loads(out.read_text())
+    m, P, G = doc["metrics"], doc["predictions"], doc["ground_truth"]
+    assert m["num_hands"] == 12 and len(P["pred_uv"]) == 12 and len(G["gt_xyz_m"]) == 12
+    assert {"pred_z_rel", "pred_status", "pred_scale_m", "pred_root_depth_m", "pred_crop"} <= set(P)
+    assert "conventions" in doc["info"]
+
+    f = lambda a: np.array(a, dtype=np.float64)  # noqa: E731  (None -> nan)
+    mask = np.array(G["gt_mask"], bool)
+    # 2D
+    mean2, med2, t2, pck2 = _recompute(f(P["pred_uv"]), f(G["gt_uv"]), mask, 0.0, 30.0, 20)
+    assert m["2d"]["epe_mean"] == pytest.approx(mean2, rel=1e-9)
+    assert m["2d"]["epe_median"] == pytest.approx(med2, rel=1e-9)
+    assert m["2d"]["auc"] == pytest.approx(np.trapezoid(pck2, t2) / 30.0, rel=1e-9)
+    # 3D root-relative (GT bone scale): rebuild the prediction from the normalised pose and the GT bone
+    gt = f(G["gt_xyz_m"])
+    root, (a, b) = doc["info"]["root"], doc["info"]["ref_bone"]
+    L = np.linalg.norm(gt[:, b] - gt[:, a], axis=-1)
+    xn = f(P["pred_xyz_normalized"])
+    pred_rel = (xn - xn[:, root : root + 1]) * L[:, None, None]
+    valid = np.array(P["pred_valid"], bool)
+    pred_rel[~valid] = np.nan
+    mean3, med3, t3, pck3 = _recompute(pred_rel * 1000, (gt - gt[:, root : root + 1]) * 1000, mask, 0.0, 50.0, 20)
+    sel = t3 >= 20.0
+    assert m["3d_root_relative"]["auc_20_50"] == pytest.approx(np.trapezoid(pck3[sel], t3[sel]) / (t3[sel][-1] - t3[sel][0]), rel=1e-9)
+    if valid.all():
+        assert m["3d_root_relative"]["epe_mean"] == pytest.approx(mean3, rel=1e-9)
+    assert m["3d_root_relative"]["epe_median"] == pytest.approx(med3, rel=1e-9)
+    # GT root and scale: from uv and z_rel alone
+    K = f(G["gt_K"])
+    Z = gt[:, root, 2:3] + f(P["pred_z_rel"]) * L[:, None]
+    uv1 = np.concatenate([f(P["pred_uv"]), np.ones((12, 21, 1))], axis=-1)
+    xbar = np.einsum("nij,nkj->nki", np.linalg.inv(K), uv1)
+    pred_gt = xbar[..., :2] * Z[..., None]
+    pred_gt = np.concatenate([pred_gt, Z[..., None]], axis=-1)
+    mean_g, _, _, _ = _recompute(pred_gt * 1000, gt * 1000, mask, 0.0, 50.0, 20)
+    assert m["3d_absolute_gt_root_scale"]["epe_mean"] == pytest.approx(mean_g, rel=1e-6)
+    assert f(P["pred_xyz_absolute_gt_root_scale_m"]) == pytest.approx(pred_gt, rel=1e-9, abs=1e-12)
