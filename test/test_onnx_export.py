@@ -18,6 +18,7 @@ from hand_pose_25d.model.onnx_export import (  # noqa: E402
     ExportWrapper,
     export_onnx,
     read_onnx_config,
+    round_weights_to_half,
 )
 
 
@@ -79,6 +80,35 @@ def test_ort_matches_torch(tmp_path, kw):
         if batch == 3:
             assert np.abs(got["uv"][0] - got["uv"][1]).max() > 1e-3  # outputs depend on the image
             assert np.abs(got["z_rel"]).max() > 1e-3
+
+
+def test_half_weight_storage_halves_the_file_and_computes_the_same(tmp_path):
+    """The shipped model's packaging: float16-rounded weights, stored as float16 in the checkpoint and the ONNX."""
+    from hand_pose_25d.model.checkpoint import load_checkpoint, save_checkpoint
+
+    cfg = small(channels=16)
+    model = round_weights_to_half(randomised(cfg))
+    for p in model.parameters():  # rounding is idempotent: the values are exact float16 numbers
+        assert torch.equal(p, p.half().float())
+    full = export_onnx(model, cfg, tmp_path / "full.onnx")
+    half = export_onnx(model, cfg, tmp_path / "half.onnx", half_weights=True)
+    assert half.stat().st_size < 0.75 * full.stat().st_size  # (the small graph's structure weighs too)
+    proto = onnx.load(str(half))
+    onnx.checker.check_model(proto)
+    assert any(n.op_type == "Cast" and n.input[0].endswith("__fp16") for n in proto.graph.node)
+    assert read_onnx_config(half) == cfg
+    image = np.random.default_rng(1).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    a = session(full).run(list(OUTPUT_NAMES), {"image": image})
+    b = session(half).run(list(OUTPUT_NAMES), {"image": image})
+    for name, x, y in zip(OUTPUT_NAMES, a, b):  # float32 round-off only
+        np.testing.assert_allclose(x, y, atol=1e-4 if name == "uv" else 1e-5, err_msg=name)
+    # the checkpoint with float16 storage loads into the float32 model with the same values
+    pt = save_checkpoint(tmp_path / "m.pt", model, cfg, half_weights=True)
+    pt_full = save_checkpoint(tmp_path / "m_full.pt", model, cfg)
+    assert pt.stat().st_size < 0.65 * pt_full.stat().st_size
+    loaded = load_checkpoint(pt).model
+    for (k, v), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and v.dtype == v2.dtype and torch.equal(v, v2), k
 
 
 def test_wrapper_normalises_like_training(tmp_path):

@@ -113,6 +113,7 @@ def save_checkpoint(
     optimizer: Optional[torch.optim.Optimizer] = None,
     scheduler: Optional[Any] = None,
     step: Optional[int] = None,
+    half_weights: bool = False,
 ) -> Path:
     """Write a checkpoint of ``model`` (built from ``config``) and optionally the training state, atomically.
 
@@ -123,6 +124,8 @@ def save_checkpoint(
         extra: plain user data (dicts, lists, str, int, float, bool, None, tensors).
         optimizer, scheduler: objects with ``state_dict()`` whose state is stored for resuming.
         step: the training step.
+        half_weights: store the floating-point weights as float16 (half the size, e.g. for shipping a model;
+            :func:`load_checkpoint` loads them into the float32 model).
 
     Returns:
         The path written.
@@ -142,7 +145,7 @@ def save_checkpoint(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "model_config": to_dict(config),
-        "model": _unwrap_state_dict(inner),
+        "model": {k: (v.half() if half_weights and v.is_floating_point() else v) for k, v in _unwrap_state_dict(inner).items()},
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "step": step,

@@ -40,6 +40,7 @@ __all__ = [
     "ExportWrapper",
     "export_onnx",
     "read_onnx_config",
+    "round_weights_to_half",
 ]
 
 CONFIG_KEY = "hand_pose_25d.model_config"
@@ -86,6 +87,7 @@ def export_onnx(
     *,
     opset: int = 17,
     dynamic_batch: bool = True,
+    half_weights: bool = False,
 ) -> Path:
     """Export ``model`` (built from ``config``) to an ONNX file with the I/O of :class:`ExportWrapper`.
 
@@ -98,6 +100,10 @@ def export_onnx(
         path: destination ``.onnx`` file (parent directories are created; written atomically).
         opset: ONNX opset version.
         dynamic_batch: make the batch axis of the input and outputs dynamic (else fixed to 1).
+        half_weights: store the large float32 weights as float16 initializers followed by a ``Cast`` to float32:
+            half the file size; runtimes fold the casts when they load the model, so inference still runs in
+            float32 on the float16-rounded weights (round the model's weights to float16 first, e.g. with
+            :func:`round_weights_to_half`, for PyTorch and ONNX to compute the same function).
 
     Returns:
         The path written.
@@ -124,6 +130,7 @@ def export_onnx(
         with torch.no_grad(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message=".*constant folding.*", category=UserWarning)
             torch.onnx.export(
                 wrapper,
                 (dummy,),
@@ -134,8 +141,13 @@ def export_onnx(
                 output_names=list(OUTPUT_NAMES),
                 dynamic_axes=dynamic_axes,
                 do_constant_folding=True,
+                # half_weights: keep BatchNormalization nodes (ONNX Runtime and TensorRT fuse them at load time in
+                # float32), so that the stored float16 numbers are the model's own, not products of a fusion
+                training=torch.onnx.TrainingMode.PRESERVE if half_weights else torch.onnx.TrainingMode.EVAL,
             )
         proto = onnx.load(tmp)
+        if half_weights:
+            _store_initializers_as_half(proto)
         del proto.metadata_props[:]
         for key, value in ((CONFIG_KEY, config.to_json()), (FORMAT_VERSION_KEY, FORMAT_VERSION)):
             entry = proto.metadata_props.add()
@@ -155,6 +167,35 @@ def export_onnx(
         model.to(device)
         model.train(was_training)
     return path
+
+
+def round_weights_to_half(model: nn.Module) -> nn.Module:
+    """Round every floating-point parameter and buffer of ``model`` to float16 precision in place (dtype kept)."""
+    with torch.no_grad():
+        for t in list(model.parameters()) + list(model.buffers()):
+            if t.is_floating_point():
+                t.copy_(t.half().to(t.dtype))
+    return model
+
+
+def _store_initializers_as_half(proto, min_elements: int = 64) -> None:
+    """Replace float32 initializers of at least ``min_elements`` values by float16 ones + ``Cast`` nodes."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = proto.graph
+    casts = []
+    for i, init in enumerate(list(graph.initializer)):
+        if init.data_type != TensorProto.FLOAT or int(np.prod(init.dims)) < min_elements:
+            continue
+        name = str(init.name)  # (init is the graph's own entry, overwritten below)
+        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), name=name + "__fp16")
+        graph.initializer[i].CopyFrom(half)
+        casts.append(helper.make_node("Cast", [half.name], [name], to=TensorProto.FLOAT, name=name + "__cast"))
+    # the casts must come before their consumers: prepend them
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
 
 
 def read_onnx_config(path: Union[str, os.PathLike]) -> ModelConfig:
