@@ -227,6 +227,40 @@ def test_no_3d_at_all_and_unknown_handedness():
     assert torch.all(model.heads[0].handedness.weight.grad == 0)
 
 
+def test_auxiliary_heatmap_cross_entropy():
+    from hand_pose_25d.model.losses import gaussian_heatmaps, heatmap_cross_entropy
+
+    cfg = small(output_stride=2)  # 32x32 maps
+    uv = torch.tensor([[[20.5, 30.5], [40.5, 10.5]]]).expand(1, 2, 2).clone()
+    labeled = torch.tensor([[True, False]])
+    tgt = gaussian_heatmaps(uv, 64, 2, 1.0)
+    tgt = tgt / tgt.sum(dim=(2, 3), keepdim=True)
+    uniform = torch.full((1, 2, 32, 32), 1.0 / 1024)
+    # CE of the uniform map is log(1024); of the target itself its entropy (smaller); unlabelled ones do not count
+    assert float(heatmap_cross_entropy(uniform, uv, labeled, 64, 2, 1.0)) == pytest.approx(math.log(1024), rel=1e-5)
+    ent = float(-(tgt[0, 0] * torch.log(tgt[0, 0].clamp(min=1e-12))).sum())
+    assert float(heatmap_cross_entropy(tgt, uv, labeled, 64, 2, 1.0)) == pytest.approx(ent, rel=1e-5)
+    assert ent < math.log(1024) - 2
+    assert float(heatmap_cross_entropy(uniform, uv, torch.zeros(1, 2, dtype=torch.bool), 64, 2, 1.0)) == 0.0
+    # in compute_loss: added for the latent head only, with the weight given, and with a gradient to the maps
+    model = HandPoseNet(cfg)
+    outs = model(torch.randn(2, 3, 64, 64))
+    tg = targets(2, 64)
+    base, c0 = compute_loss(outs, tg, cfg)
+    lc = LossConfig(aux_heatmap_weight=0.5)
+    with_aux, c1 = compute_loss(outs, tg, cfg, lc)
+    assert "aux_heatmap" not in c0 and c1["aux_heatmap"] > 0
+    assert float(with_aux) == pytest.approx(float(base) + 0.5 * c1["aux_heatmap"], rel=1e-5)
+    annealed, c2 = compute_loss(outs, tg, cfg, lc, aux_weight=0.0)
+    assert float(annealed) == pytest.approx(float(base), rel=1e-6) and "aux_heatmap" not in c2
+    outs[0]["logits_2d"].retain_grad()
+    with_aux.backward()
+    assert outs[0]["logits_2d"].grad.abs().sum() > 0
+    direct = small(head="direct")
+    d_outs = HandPoseNet(direct)(torch.randn(2, 3, 64, 64))
+    assert "aux_heatmap" not in compute_loss(d_outs, tg, direct, lc)[1]
+
+
 def test_direct_loss_is_about_one_for_zero_prediction():
     cfg = small(head="direct")
     n = 32

@@ -40,6 +40,13 @@ FORMAT_VERSION = 1
 _WRAPPER_PREFIXES = ("_orig_mod.", "module.")
 
 
+
+def _umask_mode(path: str) -> None:
+    """Give a file made by ``tempfile.mkstemp`` (mode 0600) the usual mode of a new file (0666 & ~umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
 def build_model(config: ModelConfig) -> HandPoseNet:
     """The network described by ``config`` (freshly initialised, in training mode)."""
     if not isinstance(config, ModelConfig):
@@ -160,6 +167,7 @@ def save_checkpoint(
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        _umask_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

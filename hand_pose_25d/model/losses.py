@@ -34,7 +34,7 @@ from torch import Tensor
 
 from ..config import ModelConfig, setting
 
-__all__ = ["LossConfig", "gaussian_heatmaps", "compute_loss", "HandPoseLoss"]
+__all__ = ["LossConfig", "gaussian_heatmaps", "heatmap_cross_entropy", "compute_loss", "HandPoseLoss"]
 
 
 @dataclass
@@ -55,6 +55,24 @@ class LossConfig:
         description="Standard deviation of the direct head's Gaussian target heatmaps, in heatmap cells.",
         min=0.1,
         max=32.0,
+    )
+    aux_heatmap_weight: float = setting(
+        0.0,
+        description="latent head only: weight of an auxiliary cross-entropy between the latent 2D probability maps "
+        "and Gaussian targets at the labelled keypoints (a training aid against the slow start of soft-argmax "
+        "training from scratch; the trainer anneals it to 0 by aux_heatmap_until, so the final model is trained "
+        "with the paper's loss alone). 0 disables it.",
+        min=0.0,
+        max=100.0,
+    )
+    aux_heatmap_sigma: float = setting(
+        1.0, description="Standard deviation of the auxiliary targets, in heatmap cells.", min=0.1, max=32.0
+    )
+    aux_heatmap_until: float = setting(
+        0.5,
+        description="Fraction of the training steps over which the auxiliary weight decays linearly to 0.",
+        min=0.0,
+        max=1.0,
     )
 
 
@@ -130,6 +148,17 @@ def _targets(outputs0: Mapping[str, Tensor], targets: Mapping[str, Tensor]) -> D
     return {"uv": uv, "labeled": labeled, "z": z, "has_3d": has_3d, "handedness": hand, "has_handedness": has_hand}
 
 
+def heatmap_cross_entropy(probs: Tensor, uv: Tensor, labeled: Tensor, size: int, stride: int, sigma: float) -> Tensor:
+    """Mean over labelled keypoints of ``-sum_cells T log(probs)``, T = normalised Gaussian at ``uv`` (B, K, 2).
+
+    ``probs``: (B, K, h, w) spatial softmax maps (each sums to 1). 0 (zero gradient) without labelled keypoints.
+    """
+    target = gaussian_heatmaps(uv, size, stride, sigma, labeled)
+    target = target / target.sum(dim=(2, 3), keepdim=True).clamp(min=1e-12)
+    ce = -(target * torch.log(probs.clamp(min=1e-12))).sum(dim=(2, 3))
+    return _masked_mean(ce, labeled & (target.flatten(2).sum(-1) > 0))
+
+
 def _stage_terms(
     out: Mapping[str, Tensor], t: Mapping[str, Tensor], model_config: ModelConfig, loss_config: LossConfig
 ) -> Tuple[Tensor, Tensor, Tensor]:
@@ -156,6 +185,7 @@ def compute_loss(
     targets: Mapping[str, Tensor],
     model_config: ModelConfig,
     loss_config: Optional[LossConfig] = None,
+    aux_weight: Optional[float] = None,
 ) -> Tuple[Tensor, Dict[str, float]]:
     """Total training loss over all stages and its components.
 
@@ -164,6 +194,8 @@ def compute_loss(
         targets: see the module docstring.
         model_config: the model's configuration (head type, input size, output stride).
         loss_config: weights; defaults to :class:`LossConfig()`.
+        aux_weight: the auxiliary heatmap weight to use now (the trainer's annealed value); default
+            ``loss_config.aux_heatmap_weight``.
 
     Returns:
         total: scalar tensor ``sum_stages L_xy + z_weight * L_z + handedness_weight * L_h``.
@@ -176,10 +208,20 @@ def compute_loss(
     t = _targets(outputs[0], targets)
     total = outputs[0]["uv"].new_zeros(())
     comps: Dict[str, float] = {"xy": 0.0, "z": 0.0, "handedness": 0.0}
+    aux = aux_weight if aux_weight is not None else cfg.aux_heatmap_weight
+    use_aux = aux > 0 and model_config.head == "latent"
+    if use_aux:
+        comps["aux_heatmap"] = 0.0
     for i, out in enumerate(outputs):
         l_xy, l_z, l_h = _stage_terms(out, t, model_config, cfg)
         total = total + l_xy + cfg.z_weight * l_z + cfg.handedness_weight * l_h
-        for name, value in (("xy", l_xy), ("z", l_z), ("handedness", l_h)):
+        terms = [("xy", l_xy), ("z", l_z), ("handedness", l_h)]
+        if use_aux:
+            l_aux = heatmap_cross_entropy(out["probs"], t["uv"], t["labeled"], model_config.input_size,
+                                          model_config.output_stride, cfg.aux_heatmap_sigma)  # fmt: skip
+            total = total + aux * l_aux
+            terms.append(("aux_heatmap", l_aux))
+        for name, value in terms:
             v = float(value.detach())
             comps[name] += v
             comps[f"stage{i}/{name}"] = v

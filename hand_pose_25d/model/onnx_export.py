@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
+from .checkpoint import _umask_mode
 from .network import check_config_matches
 
 __all__ = [
@@ -160,6 +161,7 @@ def export_onnx(
         )
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
+        _umask_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -254,7 +254,8 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
                 outs = model(x)
-            total, comps = compute_loss(outs, batch, mc, loss_cfg)
+            aux = loss_cfg.aux_heatmap_weight * max(0.0, 1.0 - step / max(1.0, loss_cfg.aux_heatmap_until * cfg.steps))
+            total, comps = compute_loss(outs, batch, mc, loss_cfg, aux_weight=aux)
             loss_value = float(total.detach())
             opt.zero_grad(set_to_none=True)
             scaler.scale(total).backward()
