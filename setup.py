@@ -20,7 +20,7 @@ setup(
         ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
         ("share/" + PACKAGE, ["package.xml"]),
         ("share/" + PACKAGE + "/launch", glob("launch/*.launch.py")),
-        ("share/" + PACKAGE + "/config", glob("config/*.yaml") + glob("config/*.rviz")),
+        ("share/" + PACKAGE + "/config", glob("config/*.yaml") + glob("config/*.rviz") + glob("config/*.xml")),
         ("share/" + PACKAGE + "/config/train", glob("config/train/*.yaml")),
     ],
     install_requires=["numpy>=1.24", "pyyaml>=6", "opencv-python-headless>=4.8", "tqdm>=4.60"],

@@ -462,7 +462,11 @@ class PipelineConfig:
     backend: str = setting(
         "onnxruntime", description="Inference runtime.", choices=("onnxruntime", "torch", "tensorrt")
     )
-    device: str = setting("cpu", description="'cpu', 'cuda' or 'cuda:N' (onnxruntime: CUDA execution provider).")
+    device: str = setting(
+        "auto",
+        description="'auto' (cuda for the tensorrt backend, else cpu), 'cpu', 'cuda' or 'cuda:N' (onnxruntime: CUDA "
+        "execution provider).",
+    )
     fp16: bool = setting(False, description="Half precision on CUDA: torch autocast, TensorRT FP16 kernels, or the ONNX Runtime TensorRT provider.")
     num_threads: int = setting(
         0, description="CPU threads for onnxruntime/torch; 0 lets the runtime decide (all cores).", min=0, max=256

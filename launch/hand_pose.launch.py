@@ -14,7 +14,8 @@ Examples::
 
 Launch arguments (see ``docs/ros.md``): ``image``, ``camera_info``, ``roi`` (input topics), ``params_file``
 (empty: the package's ``config/hand_pose.yaml``), ``backend`` and ``model`` (empty: as in the parameter file),
-``namespace``, ``rviz``, ``rviz_config`` (empty: the package's ``config/hand_pose.rviz``), ``synthetic_camera``.
+``device`` (empty: as in the parameter file), ``namespace``, ``rviz``, ``rviz_config`` (empty: the package's
+``config/hand_pose.rviz``), ``fixed_frame`` (RViz's fixed frame: your camera's optical frame), ``synthetic_camera``.
 
 Needs a ROS 2 installation (``launch``, ``launch_ros``); where there is none, run the node directly:
 ``python -m hand_pose_25d.ros.node --ros-args --params-file config/hand_pose.yaml -r image:=... -r camera_info:=...``.
@@ -39,9 +40,11 @@ ARGUMENTS = (
     ("params_file", "", "ROS 2 parameter file of hand_pose_node; empty: the package's config/hand_pose.yaml."),
     ("backend", "", "Inference runtime: onnxruntime, torch or tensorrt; empty: as in params_file."),
     ("model", "", "'default' or a path to a .onnx / .pt / .engine model; empty: as in params_file."),
+    ("device", "", "cpu, cuda or cuda:N; empty: as in params_file (whose 'auto' means cuda for tensorrt, else cpu)."),
     ("namespace", "", "Namespace of the nodes (their topics are relative)."),
     ("rviz", "false", "Start RViz with the hand display (true/false)."),
     ("rviz_config", "", "RViz configuration; empty: the package's config/hand_pose.rviz."),
+    ("fixed_frame", "camera_optical_frame", "RViz fixed frame: the optical frame_id of your camera's images."),
     ("synthetic_camera", "false", "Start the synthetic camera (rendered hands with ground truth) as the input."),
 )
 
@@ -63,6 +66,8 @@ def _nodes(context, *args, **kwargs):
         overrides["pipeline.backend"] = arg["backend"]
     if arg["model"]:
         overrides["pipeline.model"] = arg["model"]
+    if arg["device"]:
+        overrides["pipeline.device"] = arg["device"]
     parameters = [arg["params_file"] or _share_file(PARAMS_FILE)] + ([overrides] if overrides else [])
     remappings = [("image", arg["image"]), ("camera_info", arg["camera_info"]), ("roi", arg["roi"])]
     actions = [
@@ -95,7 +100,7 @@ def _nodes(context, *args, **kwargs):
                 executable="rviz2",
                 name="rviz2",
                 namespace=arg["namespace"],
-                arguments=["-d", arg["rviz_config"] or _share_file(RVIZ_FILE)],
+                arguments=["-d", arg["rviz_config"] or _share_file(RVIZ_FILE), "-f", arg["fixed_frame"]],
                 output="screen",
             )
         )

@@ -17,8 +17,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH = REPO / "launch" / "hand_pose.launch.py"
-DOCUMENTED = ("image", "camera_info", "roi", "params_file", "backend", "model", "namespace", "rviz", "rviz_config",
-              "synthetic_camera")  # fmt: skip
+DOCUMENTED = ("image", "camera_info", "roi", "params_file", "backend", "model", "device", "namespace", "rviz",
+              "rviz_config", "fixed_frame", "synthetic_camera")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +105,7 @@ def test_overrides_only_replace_the_parameter_file_when_given(tree):
     src = LAUNCH.read_text()
     assert (
         'overrides["pipeline.backend"] = arg["backend"]' in src and 'overrides["pipeline.model"] = arg["model"]' in src
+        and 'overrides["pipeline.device"] = arg["device"]' in src
     )
     from hand_pose_25d.config import NodeConfig, parameter_specs
 

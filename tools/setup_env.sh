@@ -30,8 +30,15 @@ fi
 PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
 
 if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$TORCH_VERSION' else 1)" 2>/dev/null; then
-  say "installing torch==$TORCH_VERSION (CPU build where one is available)"
-  "${PIP[@]}" "torch==$TORCH_VERSION"
+  # HAND_POSE_TORCH_INDEX: an index for torch alone, e.g. https://download.pytorch.org/whl/cpu where plain PyPI
+  # would give the multi-GB CUDA build (the build machines of this project take a CPU build from local disk)
+  if [ -n "${HAND_POSE_TORCH_INDEX:-}" ]; then
+    say "installing torch==$TORCH_VERSION from $HAND_POSE_TORCH_INDEX"
+    "${PIP[@]}" --index-url "$HAND_POSE_TORCH_INDEX" "torch==$TORCH_VERSION"
+  else
+    say "installing torch==$TORCH_VERSION (CPU build where one is available)"
+    "${PIP[@]}" "torch==$TORCH_VERSION"
+  fi
 fi
 
 stamp="$VENV/.hand_pose_25d.stamp"

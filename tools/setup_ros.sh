@@ -104,11 +104,16 @@ check_build_tools() {
   command -v c++ >/dev/null 2>&1 || command -v g++ >/dev/null 2>&1 || missing+=(g++)
   command -v make >/dev/null 2>&1 || missing+=(make)
   inc=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
-  [ -f "$inc/Python.h" ] || missing+=(python3-dev)
+  # the headers of the venv's own interpreter: python3.11-dev where 3.11 is not the distribution's python3
+  local devpkg=python3-dev
+  if command -v apt-cache >/dev/null 2>&1 && apt-cache show "python${pyver}-dev" >/dev/null 2>&1; then
+    devpkg="python${pyver}-dev"
+  fi
+  [ -f "$inc/Python.h" ] || missing+=("$devpkg")
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       say "installing Debian build tools (missing: ${missing[*]})"
-      if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake g++ make python3-dev; } \
+      if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake g++ make "$devpkg"; } \
           >"$BUILD_BASE/apt.log" 2>&1; then
         warn "step failed: apt-get install; last lines of $BUILD_BASE/apt.log:"
         tail -n 20 "$BUILD_BASE/apt.log" >&2
@@ -116,7 +121,7 @@ check_build_tools() {
       fi
       [ -f "$inc/Python.h" ] || die "Python.h still missing in $inc: $PY is not Debian's python3; install the development headers of that interpreter"
     else
-      die "missing build tools: ${missing[*]}; run: sudo apt-get install -y cmake g++ make python3-dev"
+      die "missing build tools: ${missing[*]}; run: sudo apt-get install -y cmake g++ make $devpkg"
     fi
   fi
   tools_checked=1

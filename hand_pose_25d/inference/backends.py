@@ -332,7 +332,10 @@ def create_backend(
     num_threads: int = 0,
     max_batch: int = 8,
 ) -> Backend:
-    """Build the backend named ``backend`` for ``model`` ('default' or a path)."""
+    """Build the backend named ``backend`` for ``model`` ('default' or a path); ``device`` 'auto' is cuda for
+    tensorrt and cpu for the others."""
+    if device.strip().lower() == "auto":
+        device = "cuda" if backend == "tensorrt" else "cpu"
     path = resolve_model(model, backend)
     if backend == "onnxruntime":
         b: Backend = OnnxRuntimeBackend(path, device=device, num_threads=num_threads, fp16=fp16)
