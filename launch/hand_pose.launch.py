@@ -4,7 +4,8 @@ Examples::
 
     # a real camera (e.g. a RealSense colour stream)
     ros2 launch hand_pose_25d hand_pose.launch.py \\
-        image:=/camera/color/image_raw camera_info:=/camera/color/camera_info
+        image:=/camera/camera/color/image_raw camera_info:=/camera/camera/color/camera_info \\
+        fixed_frame:=camera_color_optical_frame rviz:=true
 
     # no camera: rendered hands with ground truth, shown in RViz
     ros2 launch hand_pose_25d hand_pose.launch.py synthetic_camera:=true rviz:=true
@@ -15,7 +16,8 @@ Examples::
 Launch arguments (see ``docs/ros.md``): ``image``, ``camera_info``, ``roi`` (input topics), ``params_file``
 (empty: the package's ``config/hand_pose.yaml``), ``backend`` and ``model`` (empty: as in the parameter file),
 ``device`` (empty: as in the parameter file), ``namespace``, ``rviz``, ``rviz_config`` (empty: the package's
-``config/hand_pose.rviz``), ``fixed_frame`` (RViz's fixed frame: your camera's optical frame), ``synthetic_camera``.
+``config/hand_pose.rviz``), ``fixed_frame`` (RViz's fixed frame: your camera's optical frame), ``synthetic_camera``,
+``use_sim_time``.
 
 Needs a ROS 2 installation (``launch``, ``launch_ros``); where there is none, run the node directly:
 ``python -m hand_pose_25d.ros.node --ros-args --params-file config/hand_pose.yaml -r image:=... -r camera_info:=...``.
@@ -46,6 +48,7 @@ ARGUMENTS = (
     ("rviz_config", "", "RViz configuration; empty: the package's config/hand_pose.rviz."),
     ("fixed_frame", "camera_optical_frame", "RViz fixed frame: the optical frame_id of your camera's images."),
     ("synthetic_camera", "false", "Start the synthetic camera (rendered hands with ground truth) as the input."),
+    ("use_sim_time", "false", "Use the /clock topic as time in every node (true/false), e.g. for ros2 bag play --clock."),
 )
 
 
@@ -68,7 +71,9 @@ def _nodes(context, *args, **kwargs):
         overrides["pipeline.model"] = arg["model"]
     if arg["device"]:
         overrides["pipeline.device"] = arg["device"]
-    parameters = [arg["params_file"] or _share_file(PARAMS_FILE)] + ([overrides] if overrides else [])
+    sim_time = {"use_sim_time": _truthy(arg["use_sim_time"])}
+    overrides.update(sim_time)
+    parameters = [arg["params_file"] or _share_file(PARAMS_FILE), overrides]
     remappings = [("image", arg["image"]), ("camera_info", arg["camera_info"]), ("roi", arg["roi"])]
     actions = [
         Node(
@@ -89,6 +94,7 @@ def _nodes(context, *args, **kwargs):
                 executable="synthetic_camera",
                 name="synthetic_camera",
                 namespace=arg["namespace"],
+                parameters=[sim_time],
                 remappings=remappings,
                 output="screen",
             )
@@ -100,6 +106,7 @@ def _nodes(context, *args, **kwargs):
                 executable="rviz2",
                 name="rviz2",
                 namespace=arg["namespace"],
+                parameters=[sim_time],
                 arguments=["-d", arg["rviz_config"] or _share_file(RVIZ_FILE), "-f", arg["fixed_frame"]],
                 output="screen",
             )

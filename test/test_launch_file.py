@@ -18,7 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH = REPO / "launch" / "hand_pose.launch.py"
 DOCUMENTED = ("image", "camera_info", "roi", "params_file", "backend", "model", "device", "namespace", "rviz",
-              "rviz_config", "fixed_frame", "synthetic_camera")  # fmt: skip
+              "rviz_config", "fixed_frame", "synthetic_camera", "use_sim_time")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import mediapipe, ai_edge
   exit 0
 fi
 echo "[setup-mediapipe] creating $VENV with $("$PY" --version 2>&1): mediapipe==0.10.21, ai-edge-litert (a few hundred MB)"
+# a failed install leaves no half-made environment behind (bench and the tests look for $VENV/bin/python)
+trap 'status=$?; if [ $status -ne 0 ]; then rm -rf "$VENV"; echo "[setup-mediapipe] failed (exit $status); removed $VENV" >&2; fi' EXIT
 "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "mediapipe==0.10.21" ai-edge-litert
