@@ -80,7 +80,7 @@ def _run_bench(tmp_path, *extra):
 
 
 def test_bench_onnxruntime_json_is_complete_and_consistent(tmp_path, capsys):
-    res = _run_bench(tmp_path, "--backend", "onnxruntime", "--threads", "1", "--batch", "2")
+    res = _run_bench(tmp_path, "--backend", "onnxruntime", "--threads", "1", "--batch", "2", "--no-compare-mediapipe")
     text = capsys.readouterr().out
     assert "network (batch 2)" in text and "pipeline 640x480" in text and "everything but inference" in text
     assert res["settings"]["backend"] == "onnxruntime" and res["settings"]["batch"] == 2
@@ -108,7 +108,24 @@ def test_bench_onnxruntime_json_is_complete_and_consistent(tmp_path, capsys):
     )
     assert 0 < r["inference_share_of_pipeline_p50"] < 1
     assert res["versions"]["onnxruntime"] == ort.__version__ and res["machine"]["usable_cpus"] >= 1
-    assert "mediapipe" not in res
+    assert "mediapipe" not in res  # --no-compare-mediapipe
+
+
+def test_mediapipe_comparison_defaults_to_whether_an_environment_exists(tmp_path, monkeypatch):
+    from hand_pose_25d import benchmark
+    from hand_pose_25d.benchmark import find_mediapipe_python
+
+    if __import__("importlib").util.find_spec("mediapipe") is not None:
+        pytest.skip("mediapipe is installed in this environment")
+    monkeypatch.delenv("HAND_POSE_25D_MEDIAPIPE_PYTHON", raising=False)
+    monkeypatch.setattr(benchmark, "MEDIAPIPE_VENV", str(tmp_path / "no-venv"))
+    assert find_mediapipe_python("") is None
+    res = _run_bench(tmp_path, "--network-only", "--threads", "1")
+    assert "mediapipe" not in res and res["settings"]["compare_mediapipe"] is False
+    monkeypatch.setenv("HAND_POSE_25D_MEDIAPIPE_PYTHON", sys.executable)  # found, but has no mediapipe
+    assert find_mediapipe_python("") == sys.executable
+    res = _run_bench(tmp_path, "--network-only", "--threads", "1")
+    assert res["settings"]["compare_mediapipe"] is True and res["mediapipe"]["available"] is False
 
 
 def test_bench_torch_backend_and_refined_crop(tmp_path):
