@@ -29,6 +29,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from ..config import ModelConfig
+from ..fileio import atomic_output
 from .backends import (
     INPUT_NAME, OUTPUT_NAMES, Backend, BackendUnavailable, NetworkOutput, _parse_device, config_from_metadata,
     read_onnx_metadata,
@@ -133,13 +134,11 @@ def validate_onnx_for_tensorrt(path: Path) -> Tuple[ModelConfig, Dict[str, Any]]
 def write_engine_file(path: Path, plan: bytes, header: Dict[str, Any]) -> None:
     """Write ``plan`` with its JSON ``header`` in the container format (atomically)."""
     blob = json.dumps(dict(header, format_version=FORMAT_VERSION), sort_keys=True).encode()
-    tmp = Path(str(path) + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         fh.write(MAGIC)
         fh.write(struct.pack("<I", len(blob)))
         fh.write(blob)
         fh.write(plan)
-    os.replace(tmp, path)
 
 
 def read_engine_file(path: Path) -> Tuple[Dict[str, Any], bytes]:

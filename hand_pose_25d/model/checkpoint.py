@@ -18,7 +18,6 @@ The model is rebuilt from the stored config by :func:`build_model`, so a checkpo
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from torch import nn
 
 from .. import __version__
 from ..config import ModelConfig, from_dict, to_dict
+from ..fileio import atomic_output
 from .network import HandPoseNet, check_config_matches
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LoadedCheckpoint", "build_model", "save_checkpoint", "load_checkpoint"]
@@ -40,12 +40,6 @@ FORMAT_VERSION = 1
 _WRAPPER_PREFIXES = ("_orig_mod.", "module.")
 
 
-
-def _umask_mode(path: str) -> None:
-    """Give a file made by ``tempfile.mkstemp`` (mode 0600) the usual mode of a new file (0666 & ~umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 def build_model(config: ModelConfig) -> HandPoseNet:
     """The network described by ``config`` (freshly initialised, in training mode)."""
@@ -163,15 +157,8 @@ def save_checkpoint(
     _plain(payload["scheduler"], "scheduler state")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         torch.save(payload, tmp)
-        _umask_mode(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

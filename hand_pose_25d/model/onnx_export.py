@@ -20,7 +20,6 @@ The export uses PyTorch's TorchScript-based exporter (``dynamo=False``), which n
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Tuple, Union
@@ -29,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from .checkpoint import _umask_mode
+from ..fileio import atomic_output
 from .network import check_config_matches
 
 __all__ = [
@@ -125,47 +124,42 @@ def export_onnx(
     s = config.input_size
     dummy = torch.randint(0, 256, (2 if dynamic_batch else 1, s, s, 3), dtype=torch.uint8)
     dynamic_axes = {name: {0: "batch"} for name in (INPUT_NAME,) + OUTPUT_NAMES} if dynamic_batch else None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-            warnings.filterwarnings("ignore", message=".*constant folding.*", category=UserWarning)
-            torch.onnx.export(
-                wrapper,
-                (dummy,),
-                tmp,
-                dynamo=False,
-                opset_version=opset,
-                input_names=[INPUT_NAME],
-                output_names=list(OUTPUT_NAMES),
-                dynamic_axes=dynamic_axes,
-                do_constant_folding=True,
-                # half_weights: keep BatchNormalization nodes (ONNX Runtime and TensorRT fuse them at load time in
-                # float32), so that the stored float16 numbers are the model's own, not products of a fusion
-                training=torch.onnx.TrainingMode.PRESERVE if half_weights else torch.onnx.TrainingMode.EVAL,
+        with atomic_output(path) as tmp:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=DeprecationWarning)
+                warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+                warnings.filterwarnings("ignore", message=".*constant folding.*", category=UserWarning)
+                torch.onnx.export(
+                    wrapper,
+                    (dummy,),
+                    tmp,
+                    dynamo=False,
+                    opset_version=opset,
+                    input_names=[INPUT_NAME],
+                    output_names=list(OUTPUT_NAMES),
+                    dynamic_axes=dynamic_axes,
+                    do_constant_folding=True,
+                    # half_weights: keep BatchNormalization nodes (ONNX Runtime and TensorRT fuse them at load time in
+                    # float32), so that the stored float16 numbers are the model's own, not products of a fusion
+                    training=torch.onnx.TrainingMode.PRESERVE if half_weights else torch.onnx.TrainingMode.EVAL,
+                )
+            proto = onnx.load(tmp)
+            if half_weights:
+                _store_initializers_as_half(proto)
+            del proto.metadata_props[:]
+            for key, value in ((CONFIG_KEY, config.to_json()), (FORMAT_VERSION_KEY, FORMAT_VERSION)):
+                entry = proto.metadata_props.add()
+                entry.key, entry.value = key, value
+            proto.producer_name = "hand_pose_25d"
+            proto.doc_string = (
+                "hand_pose_25d latent 2.5D hand pose network. Input 'image': uint8 (B, S, S, 3) RGB crop. Outputs: "
+                "'uv' (B, K, 2) crop pixels, 'z_rel' (B, K) root-relative depth / reference bone length, "
+                "'keypoint_scores' (B, K) in [0, 1], 'handedness' (B,) P(right hand). Config: metadata " + CONFIG_KEY
             )
-        proto = onnx.load(tmp)
-        if half_weights:
-            _store_initializers_as_half(proto)
-        del proto.metadata_props[:]
-        for key, value in ((CONFIG_KEY, config.to_json()), (FORMAT_VERSION_KEY, FORMAT_VERSION)):
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        proto.producer_name = "hand_pose_25d"
-        proto.doc_string = (
-            "hand_pose_25d latent 2.5D hand pose network. Input 'image': uint8 (B, S, S, 3) RGB crop. Outputs: "
-            "'uv' (B, K, 2) crop pixels, 'z_rel' (B, K) root-relative depth / reference bone length, "
-            "'keypoint_scores' (B, K) in [0, 1], 'handedness' (B,) P(right hand). Config: metadata " + CONFIG_KEY
-        )
-        onnx.checker.check_model(proto)
-        onnx.save(proto, tmp)
-        _umask_mode(tmp)
-        os.replace(tmp, path)
+            onnx.checker.check_model(proto)
+            onnx.save(proto, tmp)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         model.to(device)
         model.train(was_training)
     return path
