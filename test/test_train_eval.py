@@ -136,3 +136,51 @@ def test_eval_cli_json_agrees_with_an_independent_recomputation(trained: Path, t
     mean_g, _, _, _ = _recompute(pred_gt * 1000, gt * 1000, mask, 0.0, 50.0, 20)
     assert m["3d_absolute_gt_root_scale"]["epe_mean"] == pytest.approx(mean_g, rel=1e-6)
     assert f(P["pred_xyz_absolute_gt_root_scale_m"]) == pytest.approx(pred_gt, rel=1e-9, abs=1e-12)
+
+
+def test_eval_cli_on_a_dataset_folder_keeps_the_keypoint_root_apart_from_the_folder(trained: Path, tmp_path: Path):
+    from fixtures_datasets import write_freihand
+    from handgen import random_scenes
+
+    xyz, K = random_scenes(np.random.default_rng(3), 2)
+    write_freihand(tmp_path, "evaluation", xyz, K, versions=1)
+    out = tmp_path / "eval.json"
+    rc = cli_main(["eval", "--model", str(trained), "--data", "freihand", "--root", str(tmp_path), "--json", str(out),
+                   "--no-progress"])  # fmt: skip
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    # info.root is the keypoint index the root-relative figures use; the dataset folder is info.data_root
+    assert doc["info"]["root"] == 0 and doc["info"]["ref_bone"] == [0, 9]
+    assert doc["info"]["data_root"] == str(tmp_path) and doc["info"]["split"] == "evaluation"
+    assert doc["metrics"]["num_hands"] == 2 and "freihand" in doc["metrics"]
+    assert np.array(doc["ground_truth"]["gt_xyz_m"], dtype=np.float64) == pytest.approx(xyz, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_torchrun_trains_with_two_processes_on_the_cpu(tmp_path: Path):
+    """``torchrun --nproc-per-node 2`` (gloo on the CPU): both ranks step together and rank 0 writes the run."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not installed next to this Python")
+    cfg = to_dict(_config(tmp_path, 3))
+    cfg.update(eval_every=3, ckpt_every=3, threads=1)
+    cfg_path = tmp_path / "ddp.json"
+    cfg_path.write_text(json.dumps(cfg))  # YAML is a superset of JSON
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    p = subprocess.run([torchrun, "--standalone", "--nproc-per-node", "2", "-m", "hand_pose_25d.cli", "train",
+                        "--config", str(cfg_path), "--no-progress"],
+                       capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)  # fmt: skip
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    assert "distributed: 2 processes, backend gloo" in p.stdout
+    from hand_pose_25d.model.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert ck.extra["step"] == 3
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3]
+    assert (tmp_path / "run" / "best.pt").is_file()

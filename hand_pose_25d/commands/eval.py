@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         split = args.split or {"rhd": "evaluation", "stb": "test", "freihand": "evaluation"}[args.data]
         samples = dataset_samples(args.data, args.root, split, args.num or None)
         num = len(samples)
-        info = {"data": args.data, "root": args.root, "split": split}
+        info = {"data": args.data, "data_root": args.root, "split": split}
         mask = args.mask or "visible"
     info["model"] = args.model
     result = evaluate(est, samples, num=num, mask_mode=mask, progress=not args.no_progress, info=info,

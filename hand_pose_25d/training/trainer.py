@@ -144,6 +144,11 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
     out = Path(cfg.out_dir)
     cache_dir = Path(cfg.cache_dir)
     main = rank == 0
+    if world > 1 and main:
+        import torch.distributed as dist
+
+        print(f"distributed: {world} processes, backend {dist.get_backend()}, device {device}, "
+              f"{cfg.batch_size} crops per process and step")  # fmt: skip
 
     state: Optional[Dict[str, Any]] = None
     if resume is not None:
