@@ -14,9 +14,9 @@ MODELS = Path(__file__).resolve().parents[1] / "hand_pose_25d" / "models"
 
 #: Lower bound of the root-relative 3D AUC (20-50 mm, ground-truth bone scale) on SMOKE_NUM frames of an unseen
 #: renderer seed: a guard against a broken model or pipeline, below the figure measured on 500 frames
-#: (docs/training.md: 0.508 on 500 frames of seed 4242; 0.587 measured on these 40 frames) by more than the spread of
+#: (docs/training.md: 0.532 on 500 frames of seed 4242; 0.619 measured on these 40 frames) by more than the spread of
 #: a 40-frame sample.
-MIN_AUC = 0.40
+MIN_AUC = 0.45
 SMOKE_SEED, SMOKE_NUM = 2024, 40
 
 
