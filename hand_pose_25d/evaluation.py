@@ -33,7 +33,7 @@ import numpy as np
 from . import metrics as M
 from .config import PipelineConfig
 from .data.sample import HandSample
-from .geometry import pixels_to_normalized
+from .geometry import lift_2p5d
 from .inference.pipeline import HandPoseEstimator
 
 
@@ -162,9 +162,7 @@ def evaluate(
         L_gt = np.linalg.norm(gt[ref[1]] - gt[ref[0]])
         rows["pred_xyz_root_relative_m"].append((r.xyz_normalized - r.xyz_normalized[root]) * L_gt)
         # ground-truth root depth and scale: Z_k = Z_root + z_rel_k * L, X = x_bar * Z
-        Z = gt[root, 2] + r.z_rel * L_gt
-        xn = pixels_to_normalized(r.uv, s.K, s.dist_coeffs)
-        rows["pred_xyz_absolute_gt_root_scale_m"].append(np.concatenate([xn * Z[:, None], Z[:, None]], axis=1))
+        rows["pred_xyz_absolute_gt_root_scale_m"].append(lift_2p5d(r.uv, r.z_rel, s.K, gt[root, 2], L_gt, s.dist_coeffs))
         rows["gt_uv"].append(s.uv)
         rows["gt_xyz_m"].append(gt)
         rows["gt_mask"].append(mask)

@@ -40,6 +40,7 @@ __all__ = [
     "distort_normalized",
     "undistort_points",
     "to_2p5d",
+    "lift_2p5d",
     "root_depth_candidates",
     "reconstruct_3d",
     "estimate_scale",
@@ -226,6 +227,31 @@ def to_2p5d(
         scale = np.where(length > 0, 1.0 / length, np.nan)
     z_rel = (xyz[..., 2] - xyz[..., root, 2][..., None]) * scale[..., None]
     return uv, z_rel
+
+
+def lift_2p5d(
+    uv: np.ndarray,
+    z_rel: np.ndarray,
+    K: np.ndarray,
+    root_depth: np.ndarray,
+    scale: np.ndarray,
+    dist_coeffs: Optional[Sequence[float]] = None,
+) -> np.ndarray:
+    """2.5D pose with a known root depth and scale -> 3D keypoints (the inverse of :func:`to_2p5d`).
+
+    ``Z_k = root_depth + z_rel_k * scale`` and ``X_k = x_bar_k * Z_k`` (``x_bar`` the normalised coordinates).
+
+    Args:
+        uv: (..., 21, 2) pixels; z_rel: (..., 21) root-relative depths in units of the reference bone.
+        K: (3, 3) or (..., 3, 3) intrinsics; dist_coeffs: optional distortion of ``uv`` (one camera).
+        root_depth: (...) root depth in metres; scale: (...) reference-bone length in metres.
+
+    Returns:
+        (..., 21, 3) metres in the camera frame.
+    """
+    xn = pixels_to_normalized(uv, K, dist_coeffs)
+    scale = np.asarray(scale, dtype=np.float64)
+    return _lift(xn, np.asarray(z_rel, dtype=np.float64) * scale[..., None], np.asarray(root_depth, dtype=np.float64))
 
 
 def _check_root_bone(root: int, ref_bone: Tuple[int, int], n: int) -> Tuple[int, Tuple[int, int]]:

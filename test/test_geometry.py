@@ -39,6 +39,26 @@ def test_to_2p5d_definition():
     assert np.all(z[:, ROOT] == 0)
 
 
+def test_lift_2p5d_inverts_to_2p5d_given_the_root_depth_and_scale():
+    xyz, K = random_scenes(np.random.default_rng(5), 50)
+    uv, z = g.to_2p5d(xyz, K, root=ROOT, ref_bone=REF)
+    L = np.linalg.norm(xyz[:, REF[1]] - xyz[:, REF[0]], axis=-1)
+    back = g.lift_2p5d(uv, z, K, xyz[:, ROOT, 2], L)  # batched (50, 21, ...) with one K per hand
+    np.testing.assert_allclose(back, xyz, rtol=0, atol=1e-12)
+    one = g.lift_2p5d(uv[3], z[3], K[3], xyz[3, ROOT, 2], L[3])
+    np.testing.assert_allclose(one, xyz[3], rtol=0, atol=1e-12)
+    # a wrong scale moves every keypoint along its own ray: the image projection stays, the depths do not
+    off = g.lift_2p5d(uv, z, K, xyz[:, ROOT, 2], 1.2 * L)
+    np.testing.assert_allclose(g.project(off, K), uv, atol=1e-9)
+    assert np.abs(off[..., 2] - xyz[..., 2]).max() > 1e-3
+    # distortion: pixels of a distorted camera are undistorted first
+    dist = [-0.2, 0.05, 0.001, -0.001, 0.0]
+    uv_d = g.project(xyz[3], K[3], dist)
+    np.testing.assert_allclose(g.lift_2p5d(uv_d, z[3], K[3], xyz[3, ROOT, 2], L[3], dist), xyz[3], atol=1e-9)
+    with pytest.raises(ValueError, match="calibrated"):
+        g.lift_2p5d(uv[3], z[3], np.zeros((3, 3)), 1.0, 0.1)
+
+
 def test_reconstruction_exact_on_20000_random_hands(scenes):
     xyz, K = scenes
     uv, z = g.to_2p5d(xyz, K, root=ROOT, ref_bone=REF)

@@ -30,15 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hand_pose_25d import metrics as M  # noqa: E402
-from hand_pose_25d.geometry import pixels_to_normalized  # noqa: E402
-
-
-def rebuild(uv: np.ndarray, z_rel: np.ndarray, K: np.ndarray, root_z: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(N, J, 3) metres from uv (N, J, 2) px, z_rel (N, J) in reference-bone units, K (N, 3, 3), root depth and
-    scale (N,) metres: ``Z_k = Z_root + z_rel_k * L``, ``X_k = x_bar_k * Z_k``."""
-    Z = root_z[:, None] + z_rel * scale[:, None]
-    xn = np.stack([pixels_to_normalized(u, k) for u, k in zip(uv, K)])
-    return np.concatenate([xn * Z[..., None], Z[..., None]], axis=-1)
+from hand_pose_25d.geometry import lift_2p5d, to_2p5d  # noqa: E402
 
 
 def summary(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray, protocol: str = "absolute") -> Dict[str, float]:
@@ -50,7 +42,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("json", type=Path, help="the JSON of hand-pose-25d eval --json")
     args = ap.parse_args()
-    d = json.loads(args.json.read_text())
+    try:
+        d = json.loads(args.json.read_text())
+    except (OSError, ValueError) as e:
+        ap.error(f"cannot read {args.json}: {e}")
+    missing = [f"{g}.{k}" for g, keys in (("ground_truth", ("gt_xyz_m", "gt_mask", "gt_K", "gt_uv")),
+                                          ("predictions", ("pred_uv", "pred_z_rel", "pred_xyz_root_relative_m")))
+               for k in keys if k not in d.get(g, {})]  # fmt: skip
+    if missing:
+        ap.error(f"{args.json} is not the JSON of hand-pose-25d eval --json (no {', '.join(missing)})")
     info = d.get("info", {})
     root, ref = int(info.get("root", 0)), tuple(info.get("ref_bone", (0, 9)))
 
@@ -59,6 +59,8 @@ def main() -> int:
 
     gt = arr("ground_truth", "gt_xyz_m")
     ok = np.isfinite(gt).all(axis=(1, 2))
+    if not ok.any():
+        ap.error(f"{args.json} has no hand with 3D labels")
     gt = gt[ok]
     mask = np.asarray(d["ground_truth"]["gt_mask"], dtype=bool)[ok]
     K = arr("ground_truth", "gt_K")[ok]
@@ -67,13 +69,13 @@ def main() -> int:
     pred_z = arr("predictions", "pred_z_rel")[ok]
     L = np.linalg.norm(gt[:, ref[1]] - gt[:, ref[0]], axis=-1)
     Zr = gt[:, root, 2]
-    gt_z = (gt[..., 2] - Zr[:, None]) / L[:, None]
+    _, gt_z = to_2p5d(gt, K, root=root, ref_bone=ref)
 
     print(f"{args.json}: {len(gt)} hands with 3D labels; true root depth and scale in every row")
     print(f"{'2D keypoints':<12} {'rel. depths':<12} {'median (mm)':>12} {'AUC 20-50 mm':>13}")
     for name_uv, uv in (("predicted", pred_uv), ("true", gt_uv)):
         for name_z, z in (("predicted", pred_z), ("true", gt_z)):
-            s = summary(rebuild(uv, z, K, Zr, L), gt, mask)
+            s = summary(lift_2p5d(uv, z, K, Zr, L), gt, mask)
             print(f"{name_uv:<12} {name_z:<12} {s['median_mm']:>12.1f} {s['auc_20_50']:>13.3f}")
     ref_fig = d.get("metrics", {}).get("3d_absolute_gt_root_scale", {})
     if ref_fig.get("auc_20_50") is not None:
