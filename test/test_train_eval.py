@@ -181,6 +181,6 @@ def test_torchrun_trains_with_two_processes_on_the_cpu(tmp_path: Path):
 
     ck = load_checkpoint(tmp_path / "run" / "last.pt")
     assert ck.extra["step"] == 3
-    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").read_text().splitlines()))
     assert [int(r["step"]) for r in rows] == [1, 2, 3]
     assert (tmp_path / "run" / "best.pt").is_file()
