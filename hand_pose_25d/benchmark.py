@@ -39,6 +39,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import __version__
+from .config import TTA_MODES
 
 __all__ = [
     "PRESET_MODELS",
@@ -81,6 +82,7 @@ class BenchSettings:
         iters, warmup: timed and untimed calls per measurement.
         crop: pipeline crop: 'track' (from keypoints, one pass), 'roi' (a loose box, refined: two passes) or
             'full' (the whole frame, refined: two passes).
+        tta: the pipeline's test-time augmentation ('none', 'mirror': 2 network passes per crop, 'dihedral': 8).
         width, height: pipeline frame size in pixels.
         seed: seed of the random crops and of the synthetic frame.
         network: measure the network alone; ``pipeline``: measure the pipeline.
@@ -99,6 +101,7 @@ class BenchSettings:
     iters: int = 200
     warmup: int = 20
     crop: str = "track"
+    tta: str = "none"
     width: int = 640
     height: int = 480
     seed: int = 0
@@ -123,6 +126,8 @@ class BenchSettings:
             raise ValueError(f"--threads must be >= 0, got {self.threads}")
         if self.crop not in ("track", "roi", "full"):
             raise ValueError(f"--crop must be track, roi or full, got {self.crop!r}")
+        if self.tta not in TTA_MODES:
+            raise ValueError(f"--tta must be one of {', '.join(TTA_MODES)}, got {self.tta!r}")
         if self.width < 64 or self.height < 64:
             raise ValueError(f"frame must be at least 64x64 pixels, got {self.width}x{self.height}")
         if self.mediapipe_threads < 1:
@@ -313,15 +318,16 @@ def _pipeline_crops(estimator: Any, sample: Any, mode: str, batch: int) -> Optio
     return [req] * batch
 
 
-def _count_network_calls(estimator: Any, fn: Callable[[], Any]) -> int:
-    """How many times ``fn`` calls ``estimator.backend.infer`` (counted on one untimed call)."""
+def _count_network_calls(estimator: Any, fn: Callable[[], Any]) -> Tuple[int, int]:
+    """How many times ``fn`` calls ``estimator.backend.infer``, and on how many crops in all (one untimed call)."""
     backend = estimator.backend
     infer = backend.infer
-    count = 0
+    count = crops_seen = 0
 
     def counting(crops: np.ndarray) -> Any:
-        nonlocal count
+        nonlocal count, crops_seen
         count += 1
+        crops_seen += len(crops)
         return infer(crops)
 
     backend.infer = counting  # an instance attribute shadows the method for this one call
@@ -329,7 +335,7 @@ def _count_network_calls(estimator: Any, fn: Callable[[], Any]) -> int:
         fn()
     finally:
         del backend.infer
-    return count
+    return count, crops_seen
 
 
 def bench_pipeline(
@@ -348,14 +354,15 @@ def bench_pipeline(
     Returns:
         'latency_ms' (total, timed outside ``estimate``), 'stages_ms' (per stage from ``last_timings``),
         'non_network_ms' (total minus inference, per call), 'stage_sum_ms' (sum of the stages, per call),
-        'throughput_frames_per_s', 'network_passes' (backend calls per frame, counted) and the frame facts.
+        'throughput_frames_per_s', 'network_passes' (backend calls per frame, counted), 'network_crops' (crops
+        those calls ran on: hands x refinement passes x test-time augmentation copies) and the frame facts.
     """
     from .data.synthetic import SyntheticHands
 
     sample = SyntheticHands(seed=seed).frame(0, width, height)
     crops = _pipeline_crops(estimator, sample, crop, batch)
     image, K, dist = sample.image, sample.K, sample.dist_coeffs
-    passes = _count_network_calls(estimator, lambda: estimator.estimate(image, K, crops, dist_coeffs=dist))
+    passes, net_crops = _count_network_calls(estimator, lambda: estimator.estimate(image, K, crops, dist_coeffs=dist))
     for _ in range(warmup):
         estimator.estimate(image, K, crops, dist_coeffs=dist)
     total = np.empty(iters)
@@ -372,6 +379,8 @@ def bench_pipeline(
         "hands": int(batch),
         "crop": crop,
         "network_passes": passes,
+        "network_crops": net_crops,
+        "test_time_augmentation": estimator.config.test_time_augmentation,
         "latency_ms": latency_stats(total),
         "stages_ms": {s: latency_stats(stages[s]) for s in STAGES},
         "stage_sum_ms": latency_stats(stage_sum),
@@ -574,7 +583,8 @@ def run_benchmark(settings: BenchSettings, progress: Optional[Callable[[str], No
         say(f"preparing model {settings.model!r} for {settings.backend}")
         model_path, facts = prepare_model(settings.model, settings.backend, Path(tmp))
         cfg = PipelineConfig(model=model_path, backend=settings.backend, device=settings.device, fp16=settings.fp16,
-                             num_threads=settings.threads, max_batch=max(8, settings.batch))  # fmt: skip
+                             num_threads=settings.threads, max_batch=max(8, settings.batch),
+                             test_time_augmentation=settings.tta)  # fmt: skip
         est = HandPoseEstimator(cfg)
         backend = est.backend
         mc = est.model_config
@@ -660,8 +670,11 @@ def format_report(result: Dict[str, Any]) -> str:
     pipe = result.get("pipeline")
     if pipe:
         w, h = pipe["frame"]
-        row(f"pipeline {w}x{h} ({pipe['hands']} {pipe['crop']})", pipe["latency_ms"],
-            f"{pipe['throughput_frames_per_s']:.3g} frames/s, {pipe['network_passes']} network pass(es)")  # fmt: skip
+        extra = f"{pipe['throughput_frames_per_s']:.3g} frames/s, {pipe['network_passes']} network pass(es)"
+        tta = pipe.get("test_time_augmentation", "none")
+        if tta != "none":
+            extra += f" on {pipe['network_crops']} crops ({tta} test-time augmentation)"
+        row(f"pipeline {w}x{h} ({pipe['hands']} {pipe['crop']})", pipe["latency_ms"], extra)
         for st in STAGES:
             row(f"  {st}", pipe["stages_ms"][st])
         row("  everything but inference", pipe["non_network_ms"])

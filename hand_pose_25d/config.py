@@ -451,6 +451,11 @@ class ModelConfig:
 # the inference pipeline (shared by the CLI, the benchmarks and the ROS node)
 
 
+#: Test-time augmentation mode -> the crop transforms (codes of :func:`hand_pose_25d.crop.dihedral_matrix`).
+TTA_TRANSFORMS: Dict[str, Tuple[int, ...]] = {"none": (0,), "mirror": (0, 4), "dihedral": tuple(range(8))}
+TTA_MODES: Tuple[str, ...] = tuple(TTA_TRANSFORMS)
+
+
 @dataclass
 class PipelineConfig:
     """How :class:`hand_pose_25d.inference.pipeline.HandPoseEstimator` loads and runs a model."""
@@ -488,6 +493,13 @@ class PipelineConfig:
     refine_full_frame_only: bool = setting(
         True, description="Refine only crops that did not come from keypoints (full frame or a loose ROI).", dynamic=True
     )
+    test_time_augmentation: str = setting(
+        "none",
+        description="Average the network's output over lossless transforms of each crop: 'none' (1 pass), 'mirror' "
+        "(2 passes: the crop and its mirror image) or 'dihedral' (8 passes: the 4 quarter turns, each also mirrored); "
+        "more accurate, and costs that many network passes.",
+        choices=TTA_MODES, dynamic=True,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -156,3 +156,28 @@ def warp(
     return cv2.warpAffine(
         image, A, (out_size, out_size), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=border_value
     )
+
+
+def dihedral_matrix(code: int, size: int) -> np.ndarray:
+    """2x3 affine of the lossless crop transform ``code`` in 0..7 (the dihedral group of the square).
+
+    ``code & 3`` quarter turns counter-clockwise (as :func:`numpy.rot90`), then a left-right mirror if ``code & 4``.
+    Maps pixel coordinates of an (size, size) crop to those of :func:`dihedral_image` of it; a mirror turns a
+    left hand into a right one. Used by training augmentation and by test-time augmentation.
+    """
+    m = size - 1.0
+    A = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    rot = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, m], [0.0, 0.0, 1.0]])  # (u, v) -> (v, m - u): np.rot90 (CCW)
+    for _ in range(code & 3):
+        A = rot @ A
+    if code & 4:
+        A = np.array([[-1.0, 0.0, m], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ A
+    return A[:2]
+
+
+def dihedral_image(image: np.ndarray, code: int) -> np.ndarray:
+    """Apply the transform of :func:`dihedral_matrix` to an (S, S, C) image, exactly."""
+    out = np.rot90(image, k=code & 3, axes=(0, 1))
+    if code & 4:
+        out = out[:, ::-1]
+    return np.ascontiguousarray(out)

@@ -284,10 +284,15 @@ def write_json(result: EvalResult, path: Path) -> None:
     path.write_text(json.dumps(result.to_json(), allow_nan=False))
 
 
-def pipeline_for_eval(model: str, backend: str = "onnxruntime", device: str = "cpu", threads: int = 0) -> HandPoseEstimator:
-    """An estimator configured for evaluation: no refinement (the crop is given), no score threshold."""
+def pipeline_for_eval(
+    model: str, backend: str = "onnxruntime", device: str = "cpu", threads: int = 0, tta: str = "none"
+) -> HandPoseEstimator:
+    """An estimator configured for evaluation: no refinement (the crop is given), no score threshold.
+
+    ``tta``: :attr:`hand_pose_25d.config.PipelineConfig.test_time_augmentation` ('none', 'mirror', 'dihedral').
+    """
     cfg = PipelineConfig(model=model, backend=backend, device=device, num_threads=threads, refine_iterations=0,
-                         min_hand_score=0.0)  # fmt: skip
+                         min_hand_score=0.0, test_time_augmentation=tta)  # fmt: skip
     return HandPoseEstimator(cfg)
 
 

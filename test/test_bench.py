@@ -93,6 +93,7 @@ def test_bench_onnxruntime_json_is_complete_and_consistent(tmp_path, capsys):
     assert net["throughput_crops_per_s"] == pytest.approx(2 * 1000.0 / net["latency_ms"]["mean"], rel=1e-6)
     pipe = res["pipeline"]
     assert pipe["frame"] == [640, 480] and pipe["hands"] == 2 and pipe["crop"] == "track" and pipe["network_passes"] == 1
+    assert pipe["network_crops"] == 2 and pipe["test_time_augmentation"] == "none"
     _check_stats(pipe["latency_ms"])
     for s in STAGES:
         _check_stats(pipe["stages_ms"][s])
@@ -128,10 +129,13 @@ def test_mediapipe_comparison_defaults_to_whether_an_environment_exists(tmp_path
     assert res["settings"]["compare_mediapipe"] is True and res["mediapipe"]["available"] is False
 
 
-def test_bench_torch_backend_and_refined_crop(tmp_path):
-    res = _run_bench(tmp_path, "--backend", "torch", "--threads", "1", "--crop", "roi")
+def test_bench_torch_backend_refined_crop_and_test_time_augmentation(tmp_path, capsys):
+    res = _run_bench(tmp_path, "--backend", "torch", "--threads", "1", "--crop", "roi", "--tta", "mirror")
     assert res["threads"]["torch_intra_op"] == 1 and res["model"]["backend"].startswith("torch")
     assert res["pipeline"]["crop"] == "roi" and res["pipeline"]["network_passes"] == 2
+    # two passes (the loose box, then the refined crop), each on the crop and its mirror image
+    assert res["pipeline"]["network_crops"] == 4 and res["settings"]["tta"] == "mirror"
+    assert "on 4 crops (mirror test-time augmentation)" in capsys.readouterr().out
     _check_stats(res["pipeline"]["stages_ms"]["inference"])
 
 

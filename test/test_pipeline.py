@@ -186,3 +186,72 @@ def test_several_hands_in_one_batch():
     res = est.estimate(draw_dots(uv), K, crops)
     assert len(res) == 3 and be.calls == [3]
     np.testing.assert_allclose(res[0].xyz, res[2].xyz)
+
+
+class ChiralDotBackend(DotBackend):
+    """DotBackend whose handedness follows the chirality of the dots, so that a mirrored crop reads as the other hand."""
+
+    def infer(self, crops: np.ndarray):
+        out = super().infer(crops)
+        a, b = out["uv"][:, 5] - out["uv"][:, 0], out["uv"][:, 17] - out["uv"][:, 0]
+        out["handedness"] = np.where(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0] > 0, 0.9, 0.1).astype(np.float32)
+        return out
+
+
+@pytest.mark.parametrize("mode,copies", [("none", 1), ("mirror", 2), ("dihedral", 8)])
+def test_test_time_augmentation_maps_every_copy_back(mode: str, copies: int):
+    xyz, K, uv = _scene(5)
+    _, z = g.to_2p5d(xyz, K)
+    be = ChiralDotBackend(z)
+    be.config = ModelConfig(input_size=S, output_stride=1, crop_padding=1.4,
+                            bone_lengths=tuple((a, b, float(v)) for (a, b), v in zip(BONES, bone_lengths(xyz))))  # fmt: skip
+    be.max_batch = 4  # 2 crops x 8 copies go through the backend in chunks
+    img = draw_dots(uv)
+    plain = HandPoseEstimator(PipelineConfig(refine_iterations=0, min_hand_score=0.0), backend=be)
+    ref = plain.estimate(img, K, [plain.crop_from_keypoints(uv)])[0]
+    est = HandPoseEstimator(
+        PipelineConfig(refine_iterations=0, min_hand_score=0.0, test_time_augmentation=mode), backend=be
+    )
+    be.calls.clear()
+    crops = [est.crop_from_keypoints(uv), CropBox(uv[:, 0].mean(), uv[:, 1].mean(), 260.0, angle=0.3)]
+    res = est.estimate(img, K, crops)
+    n = 2 * copies
+    assert be.calls == [4] * (n // 4) + ([n % 4] if n % 4 else [])
+    for r in res:
+        # every copy, turned and mirrored, is mapped back onto the same keypoints: a wrong inverse would scatter them
+        assert np.abs((r.uv - uv) / (r.crop.side / S)).max() < 0.6
+        assert r.valid and np.linalg.norm(r.xyz - xyz, axis=1).mean() < 0.01
+        # the mirrored copies read as the other hand and are swapped back
+        assert r.handedness == ref.handedness and r.handedness_score == pytest.approx(0.9)
+    np.testing.assert_allclose(res[0].uv, ref.uv, atol=0.5)
+
+
+def test_merge_augmented_undoes_each_transform_in_order():
+    from hand_pose_25d.crop import dihedral_matrix, transform_points
+    from hand_pose_25d.inference.pipeline import merge_augmented
+
+    rng = np.random.default_rng(0)
+    B, size, codes = 3, 64, (0, 4, 1, 5, 2, 6, 3, 7)
+    uv = rng.uniform(5, 58, (B, 21, 2))
+    z = rng.normal(0, 1, (B, 21))
+    right = np.array([0.9, 0.2, 0.6])
+    noise = rng.normal(0, 0.5, (len(codes), B, 21, 2))
+    noise -= noise.mean(axis=0)  # zero-mean over the copies: the merge must give uv back exactly
+    out = {
+        "uv": np.concatenate([transform_points(uv + noise[j], dihedral_matrix(c, size)) for j, c in enumerate(codes)]),
+        "z_rel": np.tile(z, (len(codes), 1)),
+        "keypoint_scores": np.tile(np.linspace(0, 1, 21), (len(codes) * B, 1)),
+        "handedness": np.concatenate([1 - right if c & 4 else right for c in codes])[:, None],
+    }
+    m = merge_augmented(out, codes, size)
+    np.testing.assert_allclose(m["uv"], uv, atol=1e-4)
+    np.testing.assert_allclose(m["z_rel"], z, atol=1e-5)
+    np.testing.assert_allclose(m["handedness"], right[:, None], atol=1e-6)
+    assert m["handedness"].shape == (B, 1) and m["keypoint_scores"].shape == (B, 21)
+    with pytest.raises(ValueError, match="copies"):
+        merge_augmented({k: v[:-1] for k, v in out.items()}, codes, size)
+
+
+def test_unknown_test_time_augmentation_is_refused():
+    with pytest.raises(ValueError, match="test_time_augmentation"):
+        HandPoseEstimator(PipelineConfig(test_time_augmentation="flip"), backend=DotBackend(np.zeros(21)))

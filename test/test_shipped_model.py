@@ -66,3 +66,36 @@ def test_accuracy_on_unseen_synthetic_hands(tmp_path: Path):
     assert m["num_invalid"] <= 0.1 * SMOKE_NUM
     assert m["3d_root_relative"]["auc_20_50"] >= MIN_AUC, m["3d_root_relative"]
     assert m["2d"]["auc"] > 0.3 and np.isfinite(m["3d_absolute"]["epe_median"])
+
+
+def test_dihedral_test_time_augmentation_makes_the_model_exactly_equivariant():
+    """Averaged over all 8 turns and mirrors, the output no longer depends on how the crop is turned.
+
+    A crop turned by a quarter turn samples the same image points, so the 8 copies of either crop are the same 8
+    images and their averages agree up to float rounding, while the network alone (trained on turned crops, but
+    not exactly equivariant) moves its keypoints.
+    """
+    pytest.importorskip("onnxruntime")
+    from hand_pose_25d.config import PipelineConfig
+    from hand_pose_25d.crop import CropBox
+    from hand_pose_25d.data.synthetic import SyntheticHands
+    from hand_pose_25d.inference.pipeline import HandPoseEstimator
+
+    gen = SyntheticHands(seed=SMOKE_SEED)
+    est = HandPoseEstimator(PipelineConfig(refine_iterations=0, min_hand_score=0.0, num_threads=1))
+    plain_moves, tta_moves = [], []
+    for i in range(4):
+        s = gen.frame(i, 640, 480)
+        box = est.crop_from_keypoints(s.uv, s.labeled).box
+        turned = CropBox(box.cx, box.cy, box.side, box.angle + np.pi / 2)
+        for mode, moves in (("none", plain_moves), ("dihedral", tta_moves)):
+            est.config = PipelineConfig(refine_iterations=0, min_hand_score=0.0, num_threads=1,
+                                        test_time_augmentation=mode)  # fmt: skip
+            a, b = est.estimate(s.image, s.K, [box, turned], dist_coeffs=s.dist_coeffs)
+            px = box.side / est.model_config.input_size  # image pixels per crop pixel
+            moves.append(np.abs(a.uv - b.uv).max() / px)
+            if mode == "dihedral":
+                assert a.handedness == b.handedness
+                np.testing.assert_allclose(a.z_rel, b.z_rel, atol=1e-3)
+    assert max(tta_moves) < 0.02, tta_moves  # crop pixels; measured: 0.002-0.003
+    assert min(plain_moves) > 1.0, plain_moves  # measured: 11-25 crop pixels for the worst keypoint

@@ -138,6 +138,19 @@ def test_eval_cli_json_agrees_with_an_independent_recomputation(trained: Path, t
     assert f(P["pred_xyz_absolute_gt_root_scale_m"]) == pytest.approx(pred_gt, rel=1e-9, abs=1e-12)
 
 
+def test_eval_cli_test_time_augmentation_is_recorded_and_changes_the_predictions(trained: Path, tmp_path: Path):
+    docs = {}
+    for mode in ("none", "mirror"):
+        out = tmp_path / f"eval_{mode}.json"
+        assert cli_main(["eval", "--model", str(trained), "--data", "synthetic", "--seed", "31337", "--num", "4",
+                         "--tta", mode, "--json", str(out), "--no-progress"]) == 0  # fmt: skip
+        docs[mode] = json.loads(out.read_text())
+        assert docs[mode]["info"]["test_time_augmentation"] == mode
+    a = np.array(docs["none"]["predictions"]["pred_uv"], dtype=np.float64)
+    b = np.array(docs["mirror"]["predictions"]["pred_uv"], dtype=np.float64)
+    assert a.shape == b.shape and not np.allclose(a, b)
+
+
 def test_eval_cli_on_a_dataset_folder_keeps_the_keypoint_root_apart_from_the_folder(trained: Path, tmp_path: Path):
     from fixtures_datasets import write_freihand
     from handgen import random_scenes

@@ -14,6 +14,8 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
+    from ..config import TTA_MODES
+
     p = sub.add_parser(
         "bench",
         help="latency of the network and of the whole pipeline (p50/p90/p99, per stage), optionally vs MediaPipe",
@@ -33,6 +35,8 @@ def add_parser(sub) -> None:
     p.add_argument("--crop", default="track", choices=("track", "roi", "full"),
                    help="pipeline crop: track (from keypoints, one network pass), roi (loose box) or full (whole "
                         "frame); roi and full are refined with a second pass")  # fmt: skip
+    p.add_argument("--tta", default="none", choices=TTA_MODES,
+                   help="pipeline: test-time augmentation (2 or 8 network passes per crop; see predict --tta)")  # fmt: skip
     p.add_argument("--network-only", action="store_true", help="skip the pipeline measurement")
     p.add_argument("--compare-mediapipe", action=argparse.BooleanOptionalAction, default=None,
                    help="also time MediaPipe's hand_landmark_full.tflite (and its solutions.hands graph) in the "
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         args.compare_mediapipe = find_mediapipe_python(args.mediapipe_python) is not None
     settings = BenchSettings(
         backend=args.backend, model=args.model, batch=args.batch, threads=args.threads, device=device,
-        fp16=args.fp16, iters=args.iters, warmup=args.warmup, crop=args.crop, pipeline=not args.network_only,
+        fp16=args.fp16, iters=args.iters, warmup=args.warmup, crop=args.crop, tta=args.tta, pipeline=not args.network_only,
         compare_mediapipe=args.compare_mediapipe, mediapipe_python=args.mediapipe_python,
         mediapipe_threads=args.mediapipe_threads, mediapipe_model=args.mediapipe_model,
     )  # fmt: skip

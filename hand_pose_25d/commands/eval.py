@@ -1,4 +1,4 @@
-"""``hand-pose-25d eval --model PATH|default --data synthetic|rhd|stb|freihand ... --json OUT [--plot PNG]``."""
+"""``hand-pose-25d eval --model PATH|default --data synthetic|rhd|stb|freihand ... --json OUT [--plot PNG] [--tta MODE]``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
+    from ..config import TTA_MODES
+
     p = sub.add_parser("eval", help="evaluate a model: 2D/3D EPE, PCK and AUC (JSON with every prediction)")
     p.add_argument("--model", default="default", help="'default', or a .pt / .onnx / .engine file")
     p.add_argument("--backend", default=None, choices=("onnxruntime", "torch", "tensorrt"),
@@ -15,6 +17,9 @@ def add_parser(sub) -> None:
                         "else onnxruntime)")  # fmt: skip
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu; cuda for tensorrt)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: runtime default)")
+    p.add_argument("--tta", default="none", choices=TTA_MODES,
+                   help="test-time augmentation: average over the crop and its mirror (2 passes) or its 8 turns and "
+                        "mirrors (8 passes); default none")  # fmt: skip
     p.add_argument("--data", default="synthetic", choices=("synthetic", "rhd", "stb", "freihand"), help="evaluation set")
     p.add_argument("--root", default="", help="dataset folder (rhd, stb, freihand)")
     p.add_argument("--split", default="", help="dataset split (default: the reader's evaluation split)")
@@ -37,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         "torch" if model.endswith((".pt", ".pth")) else "tensorrt" if model.endswith((".engine", ".plan")) else "onnxruntime"
     )
     device = args.device or ("cuda" if backend == "tensorrt" else "cpu")
-    est = pipeline_for_eval(args.model, backend, device, args.threads)
+    est = pipeline_for_eval(args.model, backend, device, args.threads, tta=args.tta)
     if args.data == "synthetic":
         num = 500 if args.num is None else args.num
         if num <= 0:
@@ -54,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         info = {"data": args.data, "data_root": args.root, "split": split}
         mask = args.mask or "visible"
     info["model"] = args.model
+    info["test_time_augmentation"] = args.tta
     result = evaluate(est, samples, num=num, mask_mode=mask, progress=not args.no_progress, info=info,
                       freihand=args.data == "freihand")  # fmt: skip
     write_json(result, args.json)

@@ -45,6 +45,8 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 
 
 def add_parser(sub) -> None:
+    from ..config import TTA_MODES
+
     p = sub.add_parser(
         "predict",
         help="3D hand pose of an image, a folder of images or a video: JSON and overlay images per frame",
@@ -61,6 +63,9 @@ def add_parser(sub) -> None:
                    help="runtime (default: from the model file: .pt -> torch, .engine -> tensorrt, else onnxruntime)")  # fmt: skip
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu; cuda for tensorrt)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: runtime default)")
+    p.add_argument("--tta", default="none", choices=TTA_MODES,
+                   help="test-time augmentation: average over the crop and its mirror (2 passes) or its 8 turns and "
+                        "mirrors (8 passes); default none")  # fmt: skip
     p.add_argument("--no-track", action="store_true", help="video: process every frame on its own (no tracking)")
     p.add_argument("--track-min-score", type=float, default=0.3,
                    help="video: follow a hand into the next frame only if its score is at least this")  # fmt: skip
@@ -295,7 +300,8 @@ def run(args: argparse.Namespace) -> int:
         "torch" if model.endswith((".pt", ".pth")) else "tensorrt" if model.endswith((".engine", ".plan")) else "onnxruntime"
     )
     device = args.device or ("cuda" if backend == "tensorrt" else "cpu")
-    cfg_kwargs: Dict[str, Any] = dict(model=model, backend=backend, device=device, num_threads=args.threads)
+    cfg_kwargs: Dict[str, Any] = dict(model=model, backend=backend, device=device, num_threads=args.threads,
+                                      test_time_augmentation=args.tta)  # fmt: skip
     if args.min_score is not None:
         cfg_kwargs["min_hand_score"] = args.min_score
     cfg = from_dict(PipelineConfig, dict(to_dict(PipelineConfig()), **cfg_kwargs))  # validated

@@ -10,7 +10,9 @@ The CLI (``predict``, ``eval``, ``bench``), the benchmarks and the ROS node all 
    distortion, then the metric scale from the model's bone-length prior or a known hand length.
 
 Crops whose box did not come from keypoints (the full frame, a loose ROI) are refined: after the first pass the
-hand is re-cropped around the keypoints just predicted and run again (``refine_iterations``).
+hand is re-cropped around the keypoints just predicted and run again (``refine_iterations``). With
+``test_time_augmentation`` each crop is also run turned and mirrored, and the outputs, mapped back, are averaged
+(:func:`merge_augmented`).
 
 numpy + OpenCV only; torch, onnxruntime or tensorrt are imported by the chosen backend alone.
 """
@@ -23,8 +25,10 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..config import ModelConfig, PipelineConfig
-from ..crop import CropBox, box_from_keypoints, crop_matrix, invert_affine, transform_points, warp
+from ..config import TTA_TRANSFORMS, ModelConfig, PipelineConfig, validate
+from ..crop import (
+    CropBox, box_from_keypoints, crop_matrix, dihedral_image, dihedral_matrix, invert_affine, transform_points, warp,
+)  # fmt: skip
 from ..geometry import Status, estimate_scale, reconstruct_3d, validate_intrinsics
 from ..skeleton import FINGERS
 from .backends import Backend, create_backend
@@ -139,6 +143,42 @@ def check_image(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def merge_augmented(out: Mapping[str, np.ndarray], codes: Sequence[int], size: int) -> Dict[str, np.ndarray]:
+    """Average network outputs over transformed copies of the same crops (test-time augmentation).
+
+    Args:
+        out: the backend's outputs for ``len(codes) * B`` crops, copy ``j`` of crop ``i`` at row ``j * B + i``,
+            copy ``j`` transformed by :func:`hand_pose_25d.crop.dihedral_image` with ``codes[j]``: ``uv``
+            (T*B, 21, 2) in crop pixels, ``z_rel`` (T*B, 21) in reference-bone units, ``keypoint_scores``
+            (T*B, 21), ``handedness`` (T*B,) or (T*B, 1) probability of a right hand.
+        codes: the T transform codes (0..7).
+        size: crop side S in pixels.
+
+    Returns:
+        The same four outputs for the B crops: ``uv`` mapped back into the untransformed crop and averaged,
+        ``z_rel`` and ``keypoint_scores`` averaged (both are unchanged by a turn or a mirror), ``handedness``
+        averaged after swapping left and right for the mirrored copies.
+    """
+    T = len(codes)
+    n = len(out["uv"])
+    if T < 1 or n % T:
+        raise ValueError(f"{n} outputs cannot be {T} copies of the same crops")
+    B = n // T
+    uv = np.stack([
+        transform_points(out["uv"][j * B : (j + 1) * B].astype(np.float64), invert_affine(dihedral_matrix(c, size)))
+        for j, c in enumerate(codes)
+    ])  # fmt: skip
+    right = np.asarray(out["handedness"], dtype=np.float64).reshape(T, B)
+    right = np.where(np.array([bool(c & 4) for c in codes])[:, None], 1.0 - right, right)
+    hand_shape = (B,) + np.shape(out["handedness"])[1:]
+    return {
+        "uv": uv.mean(axis=0).astype(np.float32),
+        "z_rel": np.asarray(out["z_rel"], dtype=np.float64).reshape(T, B, -1).mean(axis=0).astype(np.float32),
+        "keypoint_scores": np.asarray(out["keypoint_scores"], dtype=np.float64).reshape(T, B, -1).mean(axis=0).astype(np.float32),
+        "handedness": right.mean(axis=0).reshape(hand_shape).astype(np.float32),
+    }
+
+
 class HandPoseEstimator:
     """Metric 3D hand pose from an RGB image, its intrinsics and hand boxes.
 
@@ -147,12 +187,14 @@ class HandPoseEstimator:
         backend: an already-built backend (overrides ``config.model``/``backend``); handy for tests and benchmarks.
 
     Raises:
+        ValueError: a setting of ``config`` out of its range or choices.
         FileNotFoundError, ValueError, BackendUnavailable: from loading the model (see
         :func:`hand_pose_25d.inference.backends.create_backend`).
     """
 
     def __init__(self, config: Optional[PipelineConfig] = None, backend: Optional[Backend] = None) -> None:
         self.config = config or PipelineConfig()
+        validate(self.config)
         self.backend = backend or create_backend(
             self.config.backend,
             self.config.model,
@@ -260,6 +302,11 @@ class HandPoseEstimator:
         t = time.perf_counter()
         crops, mats = self.preprocess(image, boxes)
         timings["preprocess"] += time.perf_counter() - t
+        codes = TTA_TRANSFORMS[self.config.test_time_augmentation]
+        if codes != (0,):
+            t = time.perf_counter()
+            crops = np.concatenate([np.stack([dihedral_image(c, code) for c in crops]) for code in codes])
+            timings["preprocess"] += time.perf_counter() - t
         t = time.perf_counter()
         outs = []
         step = self.backend.max_batch or len(crops)
@@ -267,6 +314,10 @@ class HandPoseEstimator:
             outs.append(self.backend.infer(crops[i : i + step]))
         out = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
         timings["inference"] += time.perf_counter() - t
+        if codes != (0,):
+            t = time.perf_counter()
+            out = merge_augmented(out, codes, self.model_config.input_size)
+            timings["decode"] += time.perf_counter() - t
         t = time.perf_counter()
         uv = transform_points(out["uv"].astype(np.float64), invert_affine(mats))
         z = out["z_rel"].astype(np.float64)

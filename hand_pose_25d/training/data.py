@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from ..config import ModelConfig, to_dict
-from ..crop import crop_intrinsics, transform_points
+from ..crop import crop_intrinsics, dihedral_image, dihedral_matrix, transform_points
 from ..data.augment import AugmentConfig, photometric, training_crop
 from ..data.sample import HandSample
 from ..geometry import to_2p5d
@@ -59,30 +59,6 @@ def sample_to_record(sample: HandSample, mc: ModelConfig) -> Record:
         "has_3d": np.asarray(has3d),
         "handedness": np.asarray(hand, dtype=np.float32),
     }
-
-
-# --------------------------------------------------------------------------------------------------------------
-# lossless crop transforms (the dihedral group of the square)
-
-
-def dihedral_matrix(code: int, size: int) -> np.ndarray:
-    """2x3 affine of the crop transform ``code`` in 0..7: ``code & 3`` quarter turns, ``code & 4`` mirror."""
-    m = size - 1.0
-    A = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    rot = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, m], [0.0, 0.0, 1.0]])  # (u, v) -> (v, m - u): np.rot90 (CCW)
-    for _ in range(code & 3):
-        A = rot @ A
-    if code & 4:
-        A = np.array([[-1.0, 0.0, m], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ A
-    return A[:2]
-
-
-def dihedral_image(image: np.ndarray, code: int) -> np.ndarray:
-    """Apply the transform of :func:`dihedral_matrix` to an (S, S, C) image, exactly."""
-    out = np.rot90(image, k=code & 3, axes=(0, 1))
-    if code & 4:
-        out = out[:, ::-1]
-    return np.ascontiguousarray(out)
 
 
 # --------------------------------------------------------------------------------------------------------------
