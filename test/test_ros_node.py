@@ -722,14 +722,24 @@ def test_parameters_are_described_validated_and_dynamic(probe: Probe, node_a: Pr
         assert after.scale_source == HandPose.SCALE_HAND_SIZE
         assert after.scale == pytest.approx(before.scale * 0.2 / nominal, rel=1e-6)
         assert after.root_depth == pytest.approx(before.root_depth * 0.2 / nominal, rel=1e-6)
+        # test-time augmentation switches at run time: the constant-hand model answers the same for the crop and
+        # its mirror image, so the averaged handedness is exactly undecided and the 2D keypoints move
+        bad = probe.set_params(node, pipeline__test_time_augmentation="flip")[0]
+        assert not bad.successful and "test_time_augmentation" in bad.reason
+        assert probe.set_params(node, pipeline__test_time_augmentation="mirror")[0].successful
+        mirrored = probe.wait_answer(probe.send_good()).hands[0]
+        assert mirrored.handedness_score == pytest.approx(0.5, abs=1e-6)
+        moved = [abs(a.x - b.x) for a, b in zip(mirrored.keypoints_2d, after.keypoints_2d)]
+        assert max(moved) > 1.0, moved
+        assert probe.set_params(node, pipeline__test_time_augmentation="none")[0].successful
         # thresholds change at run time: no valid hand -> an empty array (never an invalid hand)
         assert probe.set_params(node, pipeline__min_hand_score=0.95)[0].successful
         stamp = probe.send_good()
         empty = probe.wait_answer(stamp)
         assert empty.hands == [] and empty.header.frame_id == GOOD_FRAME
     finally:
-        assert all(r.successful for r in probe.set_params(node, pipeline__hand_length=0.0,
-                                                           pipeline__min_hand_score=0.25))  # fmt: skip
+        assert all(r.successful for r in probe.set_params(node, pipeline__hand_length=0.0, pipeline__min_hand_score=0.25,
+                                                           pipeline__test_time_augmentation="none"))  # fmt: skip
     assert probe.wait_answer(probe.send_good()).hands
 
 
