@@ -30,7 +30,7 @@ setup(
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18"],
         "tensorrt": ["onnx>=1.16", "tensorrt>=10.0"],
         "plot": ["matplotlib>=3.7"],
-        "test": ["pytest>=7", "pytest-timeout>=2"],
+        "test": ["pytest>=7", "pytest-timeout>=2", "ruff==0.17.6"],
     },
     zip_safe=True,
     maintainer="hand_pose_25d developers",

@@ -13,7 +13,16 @@ from typing import List, Optional
 
 from . import __version__
 
-COMMANDS = ("train", "eval", "export", "predict", "bench", "synth", "config")
+#: Subcommand -> its module in :mod:`hand_pose_25d.commands`.
+COMMANDS = {
+    "train": "train",
+    "eval": "eval",
+    "export": "export",
+    "predict": "predict",
+    "bench": "bench",
+    "synth": "synth",
+    "config": "show_config",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,11 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hand_pose_25d {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for module in COMMANDS.values():
         try:
-            mod = importlib.import_module(f".commands.{name}", __package__)
+            mod = importlib.import_module(f".commands.{module}", __package__)
         except ModuleNotFoundError as exc:  # a command whose module is not part of this installation
-            if exc.name and exc.name.endswith(f"commands.{name}"):
+            if exc.name and exc.name.endswith(f"commands.{module}"):
                 continue
             raise
         mod.add_parser(sub)

@@ -22,7 +22,6 @@ for every hand whose 2.5D output is finite, reconstructed or not.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +30,11 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 import numpy as np
 
 from . import metrics as M
-from .config import PipelineConfig
 from .data.sample import HandSample
+from .fileio import json_safe, write_json
 from .geometry import lift_2p5d
 from .inference.pipeline import HandPoseEstimator
+from .inference.pipeline_config import PipelineConfig
 
 
 @dataclass
@@ -47,29 +47,14 @@ class EvalResult:
 
     def to_json(self) -> Dict[str, Any]:
         """JSON-ready dict: info, metrics, predictions and ground truth (non-finite numbers become null)."""
-        return sanitize({
-            "info": self.info,
-            "metrics": self.metrics,
-            "predictions": {k: v for k, v in self.arrays.items() if k.startswith("pred_")},
-            "ground_truth": {k: v for k, v in self.arrays.items() if k.startswith("gt_")},
-        })  # fmt: skip
-
-
-def sanitize(obj: Any) -> Any:
-    """Recursively turn numpy values into Python ones and NaN/inf into None (strict JSON)."""
-    if isinstance(obj, dict):
-        return {str(k): sanitize(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [sanitize(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return sanitize(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    return obj
+        return json_safe(
+            {
+                "info": self.info,
+                "metrics": self.metrics,
+                "predictions": {k: v for k, v in self.arrays.items() if k.startswith("pred_")},
+                "ground_truth": {k: v for k, v in self.arrays.items() if k.startswith("gt_")},
+            }
+        )
 
 
 def synthetic_samples(seed: int, num: int, width: int = 640, height: int = 480) -> Iterator[HandSample]:
@@ -83,23 +68,23 @@ def synthetic_samples(seed: int, num: int, width: int = 640, height: int = 480) 
 
 CONVENTIONS: Dict[str, str] = {
     "rows": "predictions.* and ground_truth.* hold one row per image, in the same order; units: pixels of the full "
-            "image, metres for *_m",
+    "image, metres for *_m",
     "mask": "keypoints evaluated = ground_truth.gt_mask (and gt_has_3d for 3D)",
     "epe_mean": "Zimmermann & Brox EvalUtil: per keypoint, the mean distance over the images where it is evaluated; "
-                "then the mean over keypoints (epe_mean_pooled: mean over all distances)",
+    "then the mean over keypoints (epe_mean_pooled: mean over all distances)",
     "epe_median": "per keypoint the median distance, then the mean over keypoints (epe_median_pooled: the median "
-                  "over all distances)",
+    "over all distances)",
     "pck_auc": "per keypoint PCK(t) = mean(d <= t), averaged over keypoints; 2D thresholds linspace(0, 30, 20) px, "
-               "3D linspace(0, 50, 20) mm; auc = trapz(pck, t) / (t_max - t_min); auc_20_50 over the thresholds of "
-               "that grid within [20, 50] mm (21.05 ... 50 mm, 12 points)",
+    "3D linspace(0, 50, 20) mm; auc = trapz(pck, t) / (t_max - t_min); auc_20_50 over the thresholds of "
+    "that grid within [20, 50] mm (21.05 ... 50 mm, 12 points)",
     "3d_root_relative": "pred_xyz_root_relative_m = (pred_xyz_normalized - pred_xyz_normalized[root]) * "
-                        "|gt_xyz[ref_bone[1]] - gt_xyz[ref_bone[0]]|, against gt_xyz - gt_xyz[root] (this package's "
-                        "root and reference bone, info.root / info.ref_bone)",
+    "|gt_xyz[ref_bone[1]] - gt_xyz[ref_bone[0]]|, against gt_xyz - gt_xyz[root] (this package's "
+    "root and reference bone, info.root / info.ref_bone)",
     "3d_absolute": "pred_xyz_absolute_m (estimated root depth, bone-prior scale: what the node publishes) against gt_xyz",
     "3d_absolute_gt_root_scale": "Z_k = gt_xyz[root, z] + pred_z_rel_k * |gt reference bone|, X_k, Y_k from pred_uv "
-                                 "through K^-1",
+    "through K^-1",
     "misses": "a non-finite prediction at an evaluated keypoint (failed reconstruction) has infinite error: it fails "
-              "every PCK threshold and makes epe_mean null; valid_only repeats the EPEs over the finite hands",
+    "every PCK threshold and makes epe_mean null; valid_only repeats the EPEs over the finite hands",
 }
 
 
@@ -129,11 +114,29 @@ def evaluate(
         raise ValueError(f"mask_mode must be 'labeled' or 'visible', got {mask_mode!r}")
     mc = estimator.model_config
     root, ref = mc.root, tuple(mc.ref_bone)
-    rows: Dict[str, List[np.ndarray]] = {k: [] for k in (
-        "pred_uv", "pred_z_rel", "pred_xyz_normalized", "pred_xyz_absolute_m", "pred_xyz_root_relative_m",
-        "pred_xyz_absolute_gt_root_scale_m", "pred_valid", "pred_status", "pred_score", "pred_keypoint_scores",
-        "pred_root_depth_m", "pred_scale_m", "pred_crop",
-        "gt_uv", "gt_xyz_m", "gt_mask", "gt_has_3d", "gt_K")}  # fmt: skip
+    rows: Dict[str, List[np.ndarray]] = {
+        k: []
+        for k in (
+            "pred_uv",
+            "pred_z_rel",
+            "pred_xyz_normalized",
+            "pred_xyz_absolute_m",
+            "pred_xyz_root_relative_m",
+            "pred_xyz_absolute_gt_root_scale_m",
+            "pred_valid",
+            "pred_status",
+            "pred_score",
+            "pred_keypoint_scores",
+            "pred_root_depth_m",
+            "pred_scale_m",
+            "pred_crop",
+            "gt_uv",
+            "gt_xyz_m",
+            "gt_mask",
+            "gt_has_3d",
+            "gt_K",
+        )
+    }
     it: Iterable[HandSample] = samples
     if progress:
         from tqdm import tqdm
@@ -162,7 +165,9 @@ def evaluate(
         L_gt = np.linalg.norm(gt[ref[1]] - gt[ref[0]])
         rows["pred_xyz_root_relative_m"].append((r.xyz_normalized - r.xyz_normalized[root]) * L_gt)
         # ground-truth root depth and scale: Z_k = Z_root + z_rel_k * L, X = x_bar * Z
-        rows["pred_xyz_absolute_gt_root_scale_m"].append(lift_2p5d(r.uv, r.z_rel, s.K, gt[root, 2], L_gt, s.dist_coeffs))
+        rows["pred_xyz_absolute_gt_root_scale_m"].append(
+            lift_2p5d(r.uv, r.z_rel, s.K, gt[root, 2], L_gt, s.dist_coeffs)
+        )
         rows["gt_uv"].append(s.uv)
         rows["gt_xyz_m"].append(gt)
         rows["gt_mask"].append(mask)
@@ -187,8 +192,12 @@ def evaluate(
         ok = np.isfinite(pred).all(axis=(1, 2))
         if ok.any():
             sub = M.evaluate_3d(pred[ok], gt_xyz[ok], mask3[ok], protocol=protocol, root=root)
-            out["valid_only"] = {"num_hands": int(ok.sum()), "epe_mean": sub["epe_mean"], "epe_median": sub["epe_median"],
-                                 "auc_20_50": sub["auc_20_50"]}  # fmt: skip
+            out["valid_only"] = {
+                "num_hands": int(ok.sum()),
+                "epe_mean": sub["epe_mean"],
+                "epe_median": sub["epe_median"],
+                "auc_20_50": sub["auc_20_50"],
+            }
         else:
             out["valid_only"] = {"num_hands": 0, "epe_mean": None, "epe_median": None, "auc_20_50": None}
         return out
@@ -271,17 +280,19 @@ def plot_pck(result: EvalResult, path: Path, title: str = "") -> None:
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    fig.suptitle(title or f"{result.info.get('model_preset', '')} on {result.info.get('data', '')} (N={m['num_hands']})")
+    fig.suptitle(
+        title or f"{result.info.get('model_preset', '')} on {result.info.get('data', '')} (N={m['num_hands']})"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def write_json(result: EvalResult, path: Path) -> None:
+def write_result_json(result: EvalResult, path: Path) -> None:
     """Write :meth:`EvalResult.to_json` to ``path`` as strict JSON."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_json(), allow_nan=False))
+    write_json(path, result.to_json(), indent=None)
 
 
 def pipeline_for_eval(
@@ -289,10 +300,17 @@ def pipeline_for_eval(
 ) -> HandPoseEstimator:
     """An estimator configured for evaluation: no refinement (the crop is given), no score threshold.
 
-    ``tta``: :attr:`hand_pose_25d.config.PipelineConfig.test_time_augmentation` ('none', 'mirror', 'dihedral').
+    ``tta``: :attr:`hand_pose_25d.inference.pipeline_config.PipelineConfig.test_time_augmentation` ('none', 'mirror', 'dihedral').
     """
-    cfg = PipelineConfig(model=model, backend=backend, device=device, num_threads=threads, refine_iterations=0,
-                         min_hand_score=0.0, test_time_augmentation=tta)  # fmt: skip
+    cfg = PipelineConfig(
+        model=model,
+        backend=backend,
+        device=device,
+        num_threads=threads,
+        refine_iterations=0,
+        min_hand_score=0.0,
+        test_time_augmentation=tta,
+    )
     return HandPoseEstimator(cfg)
 
 

@@ -25,11 +25,11 @@ or non-finite ``K``, bad ``root``/``ref_bone`` indices) raise ``ValueError``.
 from __future__ import annotations
 
 import enum
-from typing import Dict, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .skeleton import BONES, DEFAULT_BONE_LENGTHS, DEFAULT_REF_BONE, DEFAULT_ROOT, NUM_KEYPOINTS, validate_bone
+from .skeleton import DEFAULT_BONE_LENGTHS, DEFAULT_REF_BONE, DEFAULT_ROOT, NUM_KEYPOINTS, validate_bone
 
 __all__ = [
     "Status",
@@ -140,9 +140,7 @@ def _apply_K(xn: np.ndarray, K: np.ndarray) -> np.ndarray:
     return np.stack([u, v], axis=-1)
 
 
-def pixels_to_normalized(
-    uv: np.ndarray, K: np.ndarray, dist_coeffs: Optional[Sequence[float]] = None
-) -> np.ndarray:
+def pixels_to_normalized(uv: np.ndarray, K: np.ndarray, dist_coeffs: Optional[Sequence[float]] = None) -> np.ndarray:
     """Normalised image coordinates ``x_bar = K^-1 [u, v, 1]`` (..., N, 2), undistorting if coefficients given."""
     uv = _check_keypoints(uv, 2, "uv")
     K = validate_intrinsics(K)
@@ -466,11 +464,3 @@ def estimate_scale(
     den = np.sum(d * d, axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-
-
-def bone_lengths_dict(lengths: np.ndarray, bones: Sequence[Tuple[int, int]] = BONES) -> Dict[Tuple[int, int], float]:
-    """Pair a vector of bone lengths (len(bones),) with the bones, as expected by :func:`estimate_scale`."""
-    lengths = np.asarray(lengths, dtype=np.float64).ravel()
-    if lengths.size != len(bones):
-        raise ValueError(f"expected {len(bones)} lengths, got {lengths.size}")
-    return {tuple(b): float(v) for b, v in zip(bones, lengths)}

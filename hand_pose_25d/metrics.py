@@ -431,9 +431,7 @@ def root_relative(xyz: Any, root: int = 0) -> np.ndarray:
     return xyz - xyz[..., root : root + 1, :]
 
 
-def align_scale_by_bone(
-    pred: Any, gt: Any, bone: Tuple[int, int] = (0, 9), root: int = 0
-) -> np.ndarray:
+def align_scale_by_bone(pred: Any, gt: Any, bone: Tuple[int, int] = (0, 9), root: int = 0) -> np.ndarray:
     """Z&B's 3D protocol: the root-relative prediction rescaled so that ``bone`` has its ground-truth length.
 
     ``out = (pred - pred[root]) * |gt[b] - gt[a]| / |pred[b] - pred[a]| + gt[root]``: root position and global

@@ -25,12 +25,27 @@ NUM_KEYPOINTS: int = 21
 
 KEYPOINT_NAMES: Tuple[str, ...] = (
     "wrist",
-    "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip",
-    "index_mcp", "index_pip", "index_dip", "index_tip",
-    "middle_mcp", "middle_pip", "middle_dip", "middle_tip",
-    "ring_mcp", "ring_pip", "ring_dip", "ring_tip",
-    "little_mcp", "little_pip", "little_dip", "little_tip",
-)  # fmt: skip
+    "thumb_cmc",
+    "thumb_mcp",
+    "thumb_ip",
+    "thumb_tip",
+    "index_mcp",
+    "index_pip",
+    "index_dip",
+    "index_tip",
+    "middle_mcp",
+    "middle_pip",
+    "middle_dip",
+    "middle_tip",
+    "ring_mcp",
+    "ring_pip",
+    "ring_dip",
+    "ring_tip",
+    "little_mcp",
+    "little_pip",
+    "little_dip",
+    "little_tip",
+)
 
 FINGER_NAMES: Tuple[str, ...] = ("thumb", "index", "middle", "ring", "little")
 
@@ -39,15 +54,50 @@ FINGERS: Dict[str, Tuple[int, int, int, int]] = {
     name: (1 + 4 * i, 2 + 4 * i, 3 + 4 * i, 4 + 4 * i) for i, name in enumerate(FINGER_NAMES)
 }
 
+#: Display colour per finger, RGB in 0..1 (the wrist and palm bones grey): shared by the drawings of
+#: :mod:`hand_pose_25d.visualize`, the demo's 3D plots and the RViz markers of :mod:`hand_pose_25d.ros.markers`.
+FINGER_COLORS: Dict[str, Tuple[float, float, float]] = {
+    "palm": (0.8, 0.8, 0.8),
+    "thumb": (1.0, 0.3, 0.3),
+    "index": (1.0, 0.8, 0.2),
+    "middle": (0.3, 0.9, 0.3),
+    "ring": (0.2, 0.7, 1.0),
+    "little": (0.8, 0.4, 1.0),
+}
+
+
+def keypoint_colors() -> np.ndarray:
+    """(21, 3) RGB in 0..1: the wrist grey, every other keypoint in its finger's colour."""
+    colors = np.tile(np.asarray(FINGER_COLORS["palm"]), (NUM_KEYPOINTS, 1))
+    for finger, idx in FINGERS.items():
+        colors[list(idx)] = FINGER_COLORS[finger]
+    return colors
+
+
 #: Parent of each keypoint in the kinematic tree (the wrist is the root, parent -1).
 PARENTS: Tuple[int, ...] = (
     -1,
-    0, 1, 2, 3,
-    0, 5, 6, 7,
-    0, 9, 10, 11,
-    0, 13, 14, 15,
-    0, 17, 18, 19,
-)  # fmt: skip
+    0,
+    1,
+    2,
+    3,
+    0,
+    5,
+    6,
+    7,
+    0,
+    9,
+    10,
+    11,
+    0,
+    13,
+    14,
+    15,
+    0,
+    17,
+    18,
+    19,
+)
 
 #: The 20 bones as (parent, child) keypoint index pairs, ordered by child index.
 BONES: Tuple[Tuple[int, int], ...] = tuple((PARENTS[k], k) for k in range(1, NUM_KEYPOINTS))
@@ -66,12 +116,27 @@ DEFAULT_REF_BONE: Tuple[int, int] = (0, 9)
 #: They are a prior for the global scale (paper Eq. 7). A trained model carries the mean bone lengths of
 #: its own training data, which take precedence over these defaults.
 DEFAULT_BONE_LENGTHS: Dict[Tuple[int, int], float] = {
-    (0, 1): 0.035, (1, 2): 0.040, (2, 3): 0.031, (3, 4): 0.027,
-    (0, 5): 0.087, (5, 6): 0.040, (6, 7): 0.023, (7, 8): 0.021,
-    (0, 9): 0.090, (9, 10): 0.045, (10, 11): 0.027, (11, 12): 0.022,
-    (0, 13): 0.082, (13, 14): 0.042, (14, 15): 0.026, (15, 16): 0.021,
-    (0, 17): 0.077, (17, 18): 0.033, (18, 19): 0.019, (19, 20): 0.019,
-}  # fmt: skip
+    (0, 1): 0.035,
+    (1, 2): 0.040,
+    (2, 3): 0.031,
+    (3, 4): 0.027,
+    (0, 5): 0.087,
+    (5, 6): 0.040,
+    (6, 7): 0.023,
+    (7, 8): 0.021,
+    (0, 9): 0.090,
+    (9, 10): 0.045,
+    (10, 11): 0.027,
+    (11, 12): 0.022,
+    (0, 13): 0.082,
+    (13, 14): 0.042,
+    (14, 15): 0.026,
+    (15, 16): 0.021,
+    (0, 17): 0.077,
+    (17, 18): 0.033,
+    (18, 19): 0.019,
+    (19, 20): 0.019,
+}
 
 HANDEDNESS: Tuple[str, ...] = ("left", "right")
 

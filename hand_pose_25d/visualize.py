@@ -1,8 +1,8 @@
 """Drawing estimated hands: the 2D skeleton on the image (numpy + OpenCV) and a 3D view in the camera frame.
 
 * :func:`draw_hand`, :func:`draw_crop_box`, :func:`draw_label` draw in place on an (H, W, 3) uint8 RGB image;
-* :func:`draw_overlay` returns a copy of an image with skeletons and crop boxes (the ROS node's debug image,
-  :mod:`hand_pose_25d.ros.overlay`, is this function);
+* :func:`draw_overlay` returns a copy of an image with skeletons and crop boxes (the ROS node's debug image
+  is this function);
 * :class:`View3D` / :func:`render_3d` render hands given in metres in the camera's optical frame (x right,
   y down, z forward) with matplotlib (imported lazily, Agg canvas, no window) as an RGB image;
 * :func:`prediction_panel` puts the 2D overlay and the 3D view side by side (what ``hand-pose-25d predict``
@@ -10,7 +10,7 @@
 * :func:`save_rgb` writes an RGB image as PNG/JPEG with OpenCV.
 
 Colours: the wrist grey and each finger in its own colour, the same as the RViz markers
-(:func:`hand_pose_25d.ros.markers.keypoint_colors`). Pixel convention: integer coordinates are pixel centres.
+(:func:`hand_pose_25d.skeleton.keypoint_colors`). Pixel convention: integer coordinates are pixel centres.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import cv2
 import numpy as np
 
 from .crop import CropBox
-from .ros.markers import keypoint_colors  # pure numpy (no ROS import): the palette shared with the RViz markers
-from .skeleton import BONES, NUM_KEYPOINTS
+from .skeleton import BONES, NUM_KEYPOINTS, keypoint_colors
 
 __all__ = [
     "BOX_COLORS",
@@ -84,11 +83,19 @@ def draw_hand(image: np.ndarray, uv: np.ndarray, *, thickness: Optional[int] = N
     colors = _palette()
     for a, b in BONES:
         if ok[a] and ok[b]:
-            cv2.line(image, (int(p[a, 0]), int(p[a, 1])), (int(p[b, 0]), int(p[b, 1])),
-                     tuple(int(x) for x in colors[b]), thick, cv2.LINE_AA)  # fmt: skip
+            cv2.line(
+                image,
+                (int(p[a, 0]), int(p[a, 1])),
+                (int(p[b, 0]), int(p[b, 1])),
+                tuple(int(x) for x in colors[b]),
+                thick,
+                cv2.LINE_AA,
+            )
     for k in range(NUM_KEYPOINTS):
         if ok[k]:
-            cv2.circle(image, (int(p[k, 0]), int(p[k, 1])), thick + 2, tuple(int(x) for x in colors[k]), -1, cv2.LINE_AA)
+            cv2.circle(
+                image, (int(p[k, 0]), int(p[k, 1])), thick + 2, tuple(int(x) for x in colors[k]), -1, cv2.LINE_AA
+            )
 
 
 def draw_crop_box(
@@ -103,8 +110,13 @@ def draw_crop_box(
     rot = np.array([[c, s], [-s, c]])
     pts = corners @ rot.T + np.array([box.cx, box.cy])
     lim = 10 * max(h, w)
-    cv2.polylines(image, [np.round(pts).clip(-lim, lim).astype(np.int32)], True, tuple(int(x) for x in color),
-                  thickness or line_thickness(w, h))  # fmt: skip
+    cv2.polylines(
+        image,
+        [np.round(pts).clip(-lim, lim).astype(np.int32)],
+        True,
+        tuple(int(x) for x in color),
+        thickness or line_thickness(w, h),
+    )
 
 
 def draw_label(
@@ -170,8 +182,9 @@ class View3D:
         min_span: smallest cube side shown, in metres (a hand is ~0.2 m long).
     """
 
-    def __init__(self, width: int = 480, height: int = 480, *, elev: float = 15.0, azim: float = -70.0,
-                 min_span: float = 0.25) -> None:  # fmt: skip
+    def __init__(
+        self, width: int = 480, height: int = 480, *, elev: float = 15.0, azim: float = -70.0, min_span: float = 0.25
+    ) -> None:
         if width < 32 or height < 32:
             raise ValueError(f"3D view must be at least 32x32 pixels, got {width}x{height}")
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -213,8 +226,7 @@ class View3D:
                     ax.plot(*p[[a, b]].T, color=self._colors[b], linewidth=2.0)
                 else:
                     ax.plot(*p[[a, b]].T, "--", color=color, linewidth=1.2)
-            ax.scatter(*p.T, c=self._colors if color is None else color, s=12 if color is None else 5,
-                       depthshade=False)  # fmt: skip
+            ax.scatter(*p.T, c=self._colors if color is None else color, s=12 if color is None else 5, depthshade=False)
             if labels is not None and i < len(labels) and labels[i]:
                 ax.text(*p[0], labels[i], fontsize=8)
         if hands:

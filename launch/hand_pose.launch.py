@@ -25,10 +25,11 @@ Needs a ROS 2 installation (``launch``, ``launch_ros``); where there is none, ru
 
 import os
 
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+from launch import LaunchDescription
 
 PACKAGE = "hand_pose_25d"
 PARAMS_FILE = "hand_pose.yaml"
@@ -48,7 +49,11 @@ ARGUMENTS = (
     ("rviz_config", "", "RViz configuration; empty: the package's config/hand_pose.rviz."),
     ("fixed_frame", "camera_optical_frame", "RViz fixed frame: the optical frame_id of your camera's images."),
     ("synthetic_camera", "false", "Start the synthetic camera (rendered hands with ground truth) as the input."),
-    ("use_sim_time", "false", "Use the /clock topic as time in every node (true/false), e.g. for ros2 bag play --clock."),
+    (
+        "use_sim_time",
+        "false",
+        "Use the /clock topic as time in every node (true/false), e.g. for ros2 bag play --clock.",
+    ),
 )
 
 

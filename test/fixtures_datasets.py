@@ -21,8 +21,14 @@ from hand_pose_25d.skeleton import KEYPOINT_NAMES
 # ---------------------------------------------------------------------------------------------------------------
 # joint names of the datasets, translated to this package's names
 
-_FINGER_RENAME = {"thumb": "thumb", "index": "index", "middle": "middle", "ring": "ring", "pinky": "little",
-                  "little": "little"}  # fmt: skip
+_FINGER_RENAME = {
+    "thumb": "thumb",
+    "index": "index",
+    "middle": "middle",
+    "ring": "ring",
+    "pinky": "little",
+    "little": "little",
+}
 # the first joint of the thumb is called "mcp" in RHD/STB (and FreiHAND/MANO), "cmc" here
 _THUMB_JOINT = {"mcp": "cmc", "pip": "mcp", "dip": "ip", "tip": "tip"}
 

@@ -21,20 +21,24 @@ def axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
     c, s = np.cos(angle), np.sin(angle)
     C = 1 - c
     return np.array(
-        [[c + x * x * C, x * y * C - z * s, x * z * C + y * s],
-         [y * x * C + z * s, c + y * y * C, y * z * C - x * s],
-         [z * x * C - y * s, z * y * C + x * s, c + z * z * C]]
-    )  # fmt: skip
+        [
+            [c + x * x * C, x * y * C - z * s, x * z * C + y * s],
+            [y * x * C + z * s, c + y * y * C, y * z * C - x * s],
+            [z * x * C - y * s, z * y * C + x * s, c + z * z * C],
+        ]
+    )
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
     """Uniformly distributed rotation matrix (from a random unit quaternion)."""
     w, x, y, z = (q := rng.normal(size=4)) / np.linalg.norm(q)
     return np.array(
-        [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-         [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-         [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]
-    )  # fmt: skip
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def random_hand(
@@ -63,10 +67,12 @@ def random_camera(rng: np.random.Generator, width: int = 640, height: int = 480)
     """Random pinhole intrinsics (3, 3): focal length 300-1500 px, slight aspect and principal point jitter."""
     f = rng.uniform(300, 1500)
     return np.array(
-        [[f * rng.uniform(0.95, 1.05), 0.0, width / 2 + rng.normal(0, 10)],
-         [0.0, f, height / 2 + rng.normal(0, 10)],
-         [0.0, 0.0, 1.0]]
-    )  # fmt: skip
+        [
+            [f * rng.uniform(0.95, 1.05), 0.0, width / 2 + rng.normal(0, 10)],
+            [0.0, f, height / 2 + rng.normal(0, 10)],
+            [0.0, 0.0, 1.0],
+        ]
+    )
 
 
 def random_scenes(

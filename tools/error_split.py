@@ -46,9 +46,15 @@ def main() -> int:
         d = json.loads(args.json.read_text())
     except (OSError, ValueError) as e:
         ap.error(f"cannot read {args.json}: {e}")
-    missing = [f"{g}.{k}" for g, keys in (("ground_truth", ("gt_xyz_m", "gt_mask", "gt_K", "gt_uv")),
-                                          ("predictions", ("pred_uv", "pred_z_rel", "pred_xyz_root_relative_m")))
-               for k in keys if k not in d.get(g, {})]  # fmt: skip
+    missing = [
+        f"{g}.{k}"
+        for g, keys in (
+            ("ground_truth", ("gt_xyz_m", "gt_mask", "gt_K", "gt_uv")),
+            ("predictions", ("pred_uv", "pred_z_rel", "pred_xyz_root_relative_m")),
+        )
+        for k in keys
+        if k not in d.get(g, {})
+    ]
     if missing:
         ap.error(f"{args.json} is not the JSON of hand-pose-25d eval --json (no {', '.join(missing)})")
     info = d.get("info", {})

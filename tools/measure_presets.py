@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -43,9 +42,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from hand_pose_25d.config import ModelConfig  # noqa: E402
+from hand_pose_25d.bench.stats import latency_stats  # noqa: E402
 from hand_pose_25d.model.checkpoint import build_model  # noqa: E402
 from hand_pose_25d.model.losses import compute_loss  # noqa: E402
+from hand_pose_25d.model.model_config import ModelConfig  # noqa: E402
 from hand_pose_25d.model.network import count_parameters  # noqa: E402
 from hand_pose_25d.model.onnx_export import export_onnx  # noqa: E402
 from hand_pose_25d.model.presets import PRESETS, preset_config  # noqa: E402
@@ -156,8 +156,8 @@ def ort_latency(
             t = time.perf_counter_ns()
             sess.run(None, {"image": image})
             times.append((time.perf_counter_ns() - t) / 1e6)
-        p50 = float(np.percentile(times, 50))
-        p90 = float(np.percentile(times, 90))
+        st = latency_stats(times)
+        p50, p90 = st["p50"], st["p90"]
         if best is None or p50 < best[0]:
             best = (p50, p90)
     assert best is not None
@@ -266,14 +266,18 @@ def markdown(rows: List[Dict[str, Any]]) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="*", default=list(PRESETS), help="presets to measure (default: all)")
-    parser.add_argument("--candidate", action="append", default=[], help="label:preset:key=value,... variant to measure")
+    parser.add_argument(
+        "--candidate", action="append", default=[], help="label:preset:key=value,... variant to measure"
+    )
     parser.add_argument("--threads", type=int, default=2, help="ORT intra-op threads and torch threads")
     parser.add_argument("--ort-runs", type=int, default=500, help="timed ORT runs per round (fewer for slow models)")
     parser.add_argument("--ort-budget", type=float, default=60.0, help="seconds of ORT timing per configuration")
     parser.add_argument("--repeats", type=int, default=3, help="ORT timing rounds (the best p50 is reported)")
     parser.add_argument("--train-batch", type=int, default=32)
     parser.add_argument("--train-steps", type=int, default=10)
-    parser.add_argument("--heavy-gflops", type=float, default=5.0, help="above this, train throughput uses batch 2, 1 step")
+    parser.add_argument(
+        "--heavy-gflops", type=float, default=5.0, help="above this, train throughput uses batch 2, 1 step"
+    )
     parser.add_argument("--skip-ort", action="store_true")
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")

@@ -48,9 +48,18 @@ def main() -> int:
     pt = save_checkpoint(args.out_dir / "default.pt", model, ck.config, extra={"training": summary}, half_weights=True)
     onnx_path = export_onnx(model, ck.config, args.out_dir / "default.onnx", half_weights=True)
     worst = verify_onnx(pt, onnx_path)
-    print(json.dumps({"default.pt": pt.stat().st_size, "default.onnx": onnx_path.stat().st_size,
-                      "onnxruntime_vs_torch_max_abs_diff": worst, "step": summary["step"],
-                      "held_out": summary["held_out_metrics_at_selection"]}, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "default.pt": pt.stat().st_size,
+                "default.onnx": onnx_path.stat().st_size,
+                "onnxruntime_vs_torch_max_abs_diff": worst,
+                "step": summary["step"],
+                "held_out": summary["held_out_metrics_at_selection"],
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -81,9 +81,11 @@ def main(argv: List[str] | None = None) -> int:
             axes[0].plot(es, [e["val_auc3d_20_50"] for e in evals], "o-", ms=3, label=label)
             axes[1].plot(es, [e["val_epe2d_px"] for e in evals], "o-", ms=3, label=label)
             best = max(evals, key=lambda e: e["val_auc3d_20_50"])
-            print(f"{label}: {int(steps[-1])} steps, {seconds / 3600:.2f} h, best held-out AUC 20-50 mm "
-                  f"{best['val_auc3d_20_50']:.3f} at step {best['step']} (2D EPE {best['val_epe2d_px']:.1f} px, "
-                  f"3D EPE {best['val_epe3d_mm']:.1f} mm)")  # fmt: skip
+            print(
+                f"{label}: {int(steps[-1])} steps, {seconds / 3600:.2f} h, best held-out AUC 20-50 mm "
+                f"{best['val_auc3d_20_50']:.3f} at step {best['step']} (2D EPE {best['val_epe2d_px']:.1f} px, "
+                f"3D EPE {best['val_epe3d_mm']:.1f} mm)"
+            )
         else:
             print(f"{label}: {int(steps[-1])} steps, {seconds / 3600:.2f} h, no held-out evaluation")
     axes[0].set(xlabel="step", ylabel="AUC 20-50 mm", title="held-out root-relative 3D AUC")

@@ -8,26 +8,44 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    from ..config import TTA_MODES
+    from ..inference.contract import BACKENDS
+    from ..inference.pipeline_config import TTA_MODES
 
     p = sub.add_parser("eval", help="evaluate a model: 2D/3D EPE, PCK and AUC (JSON with every prediction)")
     p.add_argument("--model", default="default", help="'default', or a .pt / .onnx / .engine file")
-    p.add_argument("--backend", default=None, choices=("onnxruntime", "torch", "tensorrt"),
-                   help="runtime (default: from the model file: .pt -> torch, .engine/.plan -> tensorrt, "
-                        "else onnxruntime)")  # fmt: skip
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=BACKENDS,
+        help="runtime (default: from the model file: .pt -> torch, .engine/.plan -> tensorrt, else onnxruntime)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu; cuda for tensorrt)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: runtime default)")
-    p.add_argument("--tta", default="none", choices=TTA_MODES,
-                   help="test-time augmentation: average over the crop and its mirror (2 passes) or its 8 turns and "
-                        "mirrors (8 passes); default none")  # fmt: skip
-    p.add_argument("--data", default="synthetic", choices=("synthetic", "rhd", "stb", "freihand"), help="evaluation set")
+    p.add_argument(
+        "--tta",
+        default="none",
+        choices=TTA_MODES,
+        help="test-time augmentation: average over the crop and its mirror (2 passes) or its 8 turns and "
+        "mirrors (8 passes); default none",
+    )
+    p.add_argument(
+        "--data", default="synthetic", choices=("synthetic", "rhd", "stb", "freihand"), help="evaluation set"
+    )
     p.add_argument("--root", default="", help="dataset folder (rhd, stb, freihand)")
     p.add_argument("--split", default="", help="dataset split (default: the reader's evaluation split)")
     p.add_argument("--seed", type=int, default=12345, help="synthetic: renderer seed (use one never used in training)")
-    p.add_argument("--num", type=int, default=None,
-                   help="number of images (default: 500 synthetic ones, or the whole dataset; 0: the whole dataset)")  # fmt: skip
-    p.add_argument("--mask", default=None, choices=("labeled", "visible"),
-                   help="keypoints evaluated (default: labeled for synthetic, visible for datasets)")  # fmt: skip
+    p.add_argument(
+        "--num",
+        type=int,
+        default=None,
+        help="number of images (default: 500 synthetic ones, or the whole dataset; 0: the whole dataset)",
+    )
+    p.add_argument(
+        "--mask",
+        default=None,
+        choices=("labeled", "visible"),
+        help="keypoints evaluated (default: labeled for synthetic, visible for datasets)",
+    )
     p.add_argument("--json", type=Path, required=True, help="output JSON (metrics, predictions, ground truth)")
     p.add_argument("--plot", type=Path, help="PCK plot PNG")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -35,13 +53,20 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation import dataset_samples, evaluate, headline, pipeline_for_eval, plot_pck, synthetic_samples, write_json
+    from ..evaluation import (
+        dataset_samples,
+        evaluate,
+        headline,
+        pipeline_for_eval,
+        plot_pck,
+        synthetic_samples,
+        write_result_json,
+    )
+    from ..inference.contract import backend_for_model, default_device
 
     model = str(args.model)
-    backend = args.backend or (
-        "torch" if model.endswith((".pt", ".pth")) else "tensorrt" if model.endswith((".engine", ".plan")) else "onnxruntime"
-    )
-    device = args.device or ("cuda" if backend == "tensorrt" else "cpu")
+    backend = args.backend or backend_for_model(model)
+    device = args.device or default_device(backend)
     est = pipeline_for_eval(args.model, backend, device, args.threads, tta=args.tta)
     if args.data == "synthetic":
         num = 500 if args.num is None else args.num
@@ -60,9 +85,16 @@ def run(args: argparse.Namespace) -> int:
         mask = args.mask or "visible"
     info["model"] = args.model
     info["test_time_augmentation"] = args.tta
-    result = evaluate(est, samples, num=num, mask_mode=mask, progress=not args.no_progress, info=info,
-                      freihand=args.data == "freihand")  # fmt: skip
-    write_json(result, args.json)
+    result = evaluate(
+        est,
+        samples,
+        num=num,
+        mask_mode=mask,
+        progress=not args.no_progress,
+        info=info,
+        freihand=args.data == "freihand",
+    )
+    write_result_json(result, args.json)
     if args.plot:
         plot_pck(result, args.plot)
     print(json.dumps(headline(result), indent=2))

@@ -31,11 +31,18 @@ def add_parser(sub) -> None:
         help="export a checkpoint to ONNX (decoding in the graph) or build a TensorRT engine",
         description="Export a .pt checkpoint to ONNX, or build a TensorRT engine from a checkpoint or ONNX file.",
     )
-    p.add_argument("--model", default="default",
-                   help="'default' (the shipped default.pt), a .pt checkpoint, or (tensorrt) an .onnx export")  # fmt: skip
+    p.add_argument(
+        "--model",
+        default="default",
+        help="'default' (the shipped default.pt), a .pt checkpoint, or (tensorrt) an .onnx export",
+    )
     p.add_argument("--format", default="onnx", choices=("onnx", "tensorrt"), help="output format")
-    p.add_argument("--out", type=Path, default=None,
-                   help="output file (.onnx / .engine); tensorrt without --out: the engine cache beside the ONNX")  # fmt: skip
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output file (.onnx / .engine); tensorrt without --out: the engine cache beside the ONNX",
+    )
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (11-20 for TensorRT 10)")
     p.add_argument("--fp16", action="store_true", help="tensorrt: allow FP16 kernels")
     p.add_argument("--max-batch", type=int, default=8, help="tensorrt: largest batch of the optimisation profile")
@@ -69,7 +76,9 @@ def export_checkpoint(checkpoint: Path, out: Path, opset: int) -> Path:
     return export_onnx(loaded.model, loaded.config, out, opset=opset, dynamic_batch=True)
 
 
-def verify_onnx(checkpoint: Path, onnx_path: Path, batches: Tuple[int, ...] = (1, 3), seed: int = 0) -> Dict[str, float]:
+def verify_onnx(
+    checkpoint: Path, onnx_path: Path, batches: Tuple[int, ...] = (1, 3), seed: int = 0
+) -> Dict[str, float]:
     """Largest |ONNX Runtime - PyTorch| per output over random uint8 crops of each batch size.
 
     Raises:
@@ -80,8 +89,9 @@ def verify_onnx(checkpoint: Path, onnx_path: Path, batches: Tuple[int, ...] = (1
     import onnxruntime as ort
     import torch
 
+    from ..inference.contract import INPUT_NAME, OUTPUT_NAMES
     from ..model.checkpoint import load_checkpoint
-    from ..model.onnx_export import INPUT_NAME, OUTPUT_NAMES, ExportWrapper
+    from ..model.onnx_export import ExportWrapper
 
     onnx.checker.check_model(onnx.load(str(onnx_path)))
     loaded = load_checkpoint(checkpoint, map_location="cpu")
@@ -101,7 +111,9 @@ def verify_onnx(checkpoint: Path, onnx_path: Path, batches: Tuple[int, ...] = (1
             worst[k] = max(worst[k], float(np.max(np.abs(got[k].astype(np.float64) - ref[k]))))
     bad = {k: v for k, v in worst.items() if not v <= TOLERANCES[k]}
     if bad:
-        raise RuntimeError(f"{onnx_path}: ONNX Runtime differs from PyTorch beyond tolerance: {bad} (limits {TOLERANCES})")
+        raise RuntimeError(
+            f"{onnx_path}: ONNX Runtime differs from PyTorch beyond tolerance: {bad} (limits {TOLERANCES})"
+        )
     return worst
 
 
@@ -113,30 +125,37 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--out is required for --format onnx (the .onnx file to write)")
         ignored = [flag for flag, on in (("--fp16", args.fp16), ("--max-batch", args.max_batch != 8)) if on]
         if ignored:
-            print(f"export: warning: {' and '.join(ignored)} only apply to --format tensorrt (the ONNX file is FP32 "
-                  "with a dynamic batch); ignored", file=sys.stderr)  # fmt: skip
+            print(
+                f"export: warning: {' and '.join(ignored)} only apply to --format tensorrt (the ONNX file is FP32 "
+                "with a dynamic batch); ignored",
+                file=sys.stderr,
+            )
         checkpoint = _checkpoint_path(args.model)
         out = export_checkpoint(checkpoint, args.out, args.opset)
         print(f"exported {checkpoint} -> {out} (opset {args.opset}, dynamic batch, decoding in the graph)")
         if not args.no_verify:
             worst = verify_onnx(checkpoint, out)
-            print("verified: onnx.checker passes; ONNX Runtime vs PyTorch max |diff| (batch 1 and 3): "
-                  + ", ".join(f"{k} {v:.2e}" for k, v in worst.items()))  # fmt: skip
+            print(
+                "verified: onnx.checker passes; ONNX Runtime vs PyTorch max |diff| (batch 1 and 3): "
+                + ", ".join(f"{k} {v:.2e}" for k, v in worst.items())
+            )
         return 0
 
-    from ..inference.backends import _parse_device
+    from ..inference.contract import parse_device
     from ..inference.tensorrt_backend import build_engine, validate_onnx_for_tensorrt
 
-    kind, index = _parse_device(args.device)
+    kind, index = parse_device(args.device)
     if kind != "cuda":
-        raise ValueError(f"TensorRT engines are built on a CUDA device; --device must be cuda or cuda:N, got {args.device!r}")
+        raise ValueError(
+            f"TensorRT engines are built on a CUDA device; --device must be cuda or cuda:N, got {args.device!r}"
+        )
     if args.model in ("", "default"):
         from ..inference.backends import default_model_path
 
         onnx_path = default_model_path(".onnx")  # the shipped export of default.pt
     elif Path(args.model).suffix.lower() in (".pt", ".pth"):
         checkpoint = _checkpoint_path(args.model)
-        onnx_path = (args.out.with_suffix(".onnx") if args.out is not None else checkpoint.with_suffix(".onnx"))
+        onnx_path = args.out.with_suffix(".onnx") if args.out is not None else checkpoint.with_suffix(".onnx")
         if onnx_path.resolve() == (args.out.resolve() if args.out is not None else None):
             raise ValueError(f"--out {args.out} would overwrite the intermediate ONNX file; use an .engine suffix")
         export_checkpoint(checkpoint, onnx_path, args.opset)
@@ -144,13 +163,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         onnx_path = Path(args.model).expanduser()
         if onnx_path.suffix.lower() != ".onnx":
-            raise ValueError(f"--model for --format tensorrt must be a .pt checkpoint or an .onnx export, got {onnx_path.name}")
+            raise ValueError(
+                f"--model for --format tensorrt must be a .pt checkpoint or an .onnx export, got {onnx_path.name}"
+            )
         if not onnx_path.is_file():
             raise FileNotFoundError(f"model file not found: {onnx_path}")
     config, facts = validate_onnx_for_tensorrt(onnx_path)
-    print(f"validated {onnx_path} for TensorRT: opset {facts['opset']}, input uint8 (batch, {facts['input_size']}, "
-          f"{facts['input_size']}, 3), {facts['num_keypoints']} keypoints, preset {config.preset}", flush=True)  # fmt: skip
-    engine = build_engine(onnx_path, args.out, fp16=args.fp16, max_batch=args.max_batch,
-                          workspace_mb=args.workspace_mb, device_index=index)  # fmt: skip
+    print(
+        f"validated {onnx_path} for TensorRT: opset {facts['opset']}, input uint8 (batch, {facts['input_size']}, "
+        f"{facts['input_size']}, 3), {facts['num_keypoints']} keypoints, preset {config.preset}",
+        flush=True,
+    )
+    engine = build_engine(
+        onnx_path,
+        args.out,
+        fp16=args.fp16,
+        max_batch=args.max_batch,
+        workspace_mb=args.workspace_mb,
+        device_index=index,
+    )
     print(f"built TensorRT engine {engine} (fp16={args.fp16}, batch 1..{args.max_batch})")
     return 0

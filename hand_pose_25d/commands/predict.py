@@ -19,7 +19,7 @@ is built from its keypoints (one pass), otherwise the ``--box`` or the full fram
 (``--no-track``: every frame on its own). Images of a folder are independent.
 
 Camera: ``--camera-info`` is required (metric 3D needs the intrinsics): a ROS camera_calibration YAML
-(:mod:`hand_pose_25d.camera_yaml`). An image whose size differs from the calibrated one is an ERROR (its
+(:mod:`hand_pose_25d.camera`). An image whose size differs from the calibrated one is an ERROR (its
 intrinsics would be wrong and so would every 3D coordinate), unless ``--scale-intrinsics`` is given for
 images that were resized (not cropped) from the calibrated resolution. ``--rectified`` uses the projection
 matrix and no distortion (rectified images).
@@ -31,7 +31,6 @@ skipped and makes the exit status 1 once the others are done.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -45,7 +44,8 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 
 
 def add_parser(sub) -> None:
-    from ..config import TTA_MODES
+    from ..inference.contract import BACKENDS
+    from ..inference.pipeline_config import TTA_MODES
 
     p = sub.add_parser(
         "predict",
@@ -54,25 +54,48 @@ def add_parser(sub) -> None:
         "video, writing JSON and an overlay (2D skeleton + 3D view) per frame.",
     )
     p.add_argument("input", type=Path, help="an image, a folder of images, or a video (mp4, avi, ...)")
-    p.add_argument("--camera-info", type=Path, default=None,
-                   help="ROS camera_calibration YAML of the camera (required: metric 3D needs the intrinsics)")  # fmt: skip
+    p.add_argument(
+        "--camera-info",
+        type=Path,
+        default=None,
+        help="ROS camera_calibration YAML of the camera (required: metric 3D needs the intrinsics)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--box", default=None, help="hand box x,y,w,h in pixels (top-left corner, size); default: full image")
+    p.add_argument(
+        "--box", default=None, help="hand box x,y,w,h in pixels (top-left corner, size); default: full image"
+    )
     p.add_argument("--model", default="default", help="'default', or a .pt / .onnx / .engine file")
-    p.add_argument("--backend", default=None, choices=("onnxruntime", "torch", "tensorrt"),
-                   help="runtime (default: from the model file: .pt -> torch, .engine -> tensorrt, else onnxruntime)")  # fmt: skip
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=BACKENDS,
+        help="runtime (default: from the model file: .pt -> torch, .engine -> tensorrt, else onnxruntime)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cpu; cuda for tensorrt)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: runtime default)")
-    p.add_argument("--tta", default="none", choices=TTA_MODES,
-                   help="test-time augmentation: average over the crop and its mirror (2 passes) or its 8 turns and "
-                        "mirrors (8 passes); default none")  # fmt: skip
+    p.add_argument(
+        "--tta",
+        default="none",
+        choices=TTA_MODES,
+        help="test-time augmentation: average over the crop and its mirror (2 passes) or its 8 turns and "
+        "mirrors (8 passes); default none",
+    )
     p.add_argument("--no-track", action="store_true", help="video: process every frame on its own (no tracking)")
-    p.add_argument("--track-min-score", type=float, default=0.3,
-                   help="video: follow a hand into the next frame only if its score is at least this")  # fmt: skip
+    p.add_argument(
+        "--track-min-score",
+        type=float,
+        default=0.3,
+        help="video: follow a hand into the next frame only if its score is at least this",
+    )
     p.add_argument("--min-score", type=float, default=None, help="hands scored below this are invalid (default 0.25)")
-    p.add_argument("--rectified", action="store_true", help="images are rectified: intrinsics from the projection matrix")
-    p.add_argument("--scale-intrinsics", action="store_true",
-                   help="rescale the calibration to images of another size with the same aspect ratio (resized images)")  # fmt: skip
+    p.add_argument(
+        "--rectified", action="store_true", help="images are rectified: intrinsics from the projection matrix"
+    )
+    p.add_argument(
+        "--scale-intrinsics",
+        action="store_true",
+        help="rescale the calibration to images of another size with the same aspect ratio (resized images)",
+    )
     p.add_argument("--no-overlay", action="store_true", help="write JSON only")
     p.add_argument("--no-3d", action="store_true", help="overlay without the 3D view")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -116,7 +139,9 @@ def is_video(path: Path) -> bool:
 
 def list_images(folder: Path) -> List[Path]:
     """Image files (by suffix) directly in ``folder``, sorted by name."""
-    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: p.name)
+    return sorted(
+        (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: p.name
+    )
 
 
 @dataclass
@@ -173,7 +198,13 @@ class Predictor:
         self.rectified = bool(args.rectified)
         self.scale_intrinsics = bool(args.scale_intrinsics)
         self.box = parse_box(args.box) if args.box else None
-        self.track_min_score = float(args.track_min_score)
+        from ..inference.tracking import HandTracker, TrackingConfig
+
+        # one hand, followed while it stays valid and scored; --box (else the full image) when none is followed
+        self.tracking = TrackingConfig(
+            crop_mode="track", min_score=float(args.track_min_score), max_hands=1, timeout=10.0
+        )
+        self.tracker = HandTracker()
         self.overlay = not args.no_overlay
         self.with_3d = not args.no_3d
         self._views: Dict[int, Any] = {}
@@ -188,33 +219,43 @@ class Predictor:
             calib = self.calib
             if (width, height) != (calib.width, calib.height):
                 if not self.scale_intrinsics:
-                    calib.check_image_size(width, height)  # raises, naming both sizes
+                    calib.check_image_size(
+                        width,
+                        height,
+                        " (pass the calibration of this resolution, or --scale-intrinsics if the images are resized, not cropped)",
+                    )  # raises
                 calib = calib.scaled_to(width, height)
             self._camera[key] = calib.intrinsics(rectified=self.rectified)
         return self._camera[key]
 
-    def crop(self, width: int, height: int, previous: Any) -> Tuple[Any, str]:
-        """The crop request for the next frame and its source ('track', 'box' or 'full')."""
-        est = self.est
-        if previous is not None and previous.valid and previous.score >= self.track_min_score:
-            req = est.crop_from_keypoints(previous.uv)
-            if 0 <= req.box.cx < width and 0 <= req.box.cy < height:
-                return req, "track"
-        if self.box is not None:
-            x, y, w, h = self.box
-            if x >= width or y >= height or x + w <= 0 or y + h <= 0:
-                raise ValueError(f"--box {self.box} lies outside the {width}x{height} image")
-            return est.crop_from_roi(x, y, w, h), "box"
-        return est.full_frame_crop(width, height), "full"
+    def search_box(self, width: int, height: int) -> Optional[Tuple[float, float, float, float]]:
+        """``--box`` as (x0, y0, x1, y1) pixel edges, checked against the image; None without ``--box``."""
+        if self.box is None:
+            return None
+        x, y, w, h = self.box
+        if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+            raise ValueError(f"--box {self.box} lies outside the {width}x{height} image")
+        return (x, y, x + w, y + h)
 
-    def run_frame(self, image: np.ndarray, previous: Any = None) -> Tuple[Any, Dict[str, Any]]:
-        """Estimate the hand in ``image`` (RGB); returns (HandPoseResult, its JSON record without names)."""
+    def run_frame(self, image: np.ndarray, frame_index: int = 0, track: bool = False) -> Tuple[Any, Dict[str, Any]]:
+        """Estimate the hand in ``image`` (RGB); returns (HandPoseResult, its JSON record without names).
+
+        Args:
+            frame_index: position in a video (orders the frames for the tracker).
+            track: follow the hand of the previous frame (a video); False: the frame on its own.
+        """
         h, w = image.shape[:2]
         K, dist = self.camera_for(w, h)
-        req, source = self.crop(w, h, previous)
+        if not track:
+            self.tracker.reset()
+        stamp_ns = int(frame_index) * 1_000_000  # frame order is all the tracker needs (1 ms a frame)
+        padding = self.est.model_config.crop_padding
+        planned = self.tracker.plan(self.tracking, w, h, stamp_ns, None, padding, self.search_box(w, h))
+        source = planned[0].source
         t = time.perf_counter()
-        result = self.est.estimate(image, K, [req], dist_coeffs=dist)[0]
+        result = self.est.estimate(image, K, [planned[0].request], dist_coeffs=dist)[0]
         total = (time.perf_counter() - t) * 1000.0
+        self.tracker.update(self.tracking, planned, [result], stamp_ns)
         timings = dict(self.est.last_timings, total=total)
         self.timings.append(timings)
         self.valid += int(result.valid)
@@ -225,10 +266,10 @@ class Predictor:
 
     def write(self, out: Path, name: str, image: np.ndarray, result: Any, record: Dict[str, Any]) -> None:
         """Write ``<out>/<name>.json`` and (with overlays) ``<out>/<name>.png``."""
-        from ..evaluation import sanitize
+        from ..fileio import write_json
 
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"{name}.json").write_text(json.dumps(sanitize(record), indent=1) + "\n", encoding="utf-8")
+        write_json(out / f"{name}.json", record, indent=1)
         if self.overlay:
             from ..visualize import View3D, prediction_panel, save_rgb
 
@@ -263,10 +304,12 @@ def _progress(iterable: Any, total: Optional[int], enabled: bool, desc: str) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..camera_yaml import read_camera_yaml
-    from ..config import PipelineConfig, from_dict, to_dict
-    from ..evaluation import sanitize
+    from ..camera import read_camera_yaml
+    from ..fileio import write_json
+    from ..inference.contract import backend_for_model, default_device
     from ..inference.pipeline import HandPoseEstimator
+    from ..inference.pipeline_config import PipelineConfig
+    from ..settings import from_dict, to_dict
 
     if args.camera_info is None:
         raise ValueError(
@@ -294,14 +337,15 @@ def run(args: argparse.Namespace) -> int:
 
     source_dir = inp if kind == "folder" else inp.parent
     if args.out.resolve() == source_dir.resolve():
-        raise ValueError(f"--out {args.out} is the folder of the input images: choose another folder (outputs would overwrite them)")
+        raise ValueError(
+            f"--out {args.out} is the folder of the input images: choose another folder (outputs would overwrite them)"
+        )
     model = str(args.model)
-    backend = args.backend or (
-        "torch" if model.endswith((".pt", ".pth")) else "tensorrt" if model.endswith((".engine", ".plan")) else "onnxruntime"
+    backend = args.backend or backend_for_model(model)
+    device = args.device or default_device(backend)
+    cfg_kwargs: Dict[str, Any] = dict(
+        model=model, backend=backend, device=device, num_threads=args.threads, test_time_augmentation=args.tta
     )
-    device = args.device or ("cuda" if backend == "tensorrt" else "cpu")
-    cfg_kwargs: Dict[str, Any] = dict(model=model, backend=backend, device=device, num_threads=args.threads,
-                                      test_time_augmentation=args.tta)  # fmt: skip
     if args.min_score is not None:
         cfg_kwargs["min_hand_score"] = args.min_score
     cfg = from_dict(PipelineConfig, dict(to_dict(PipelineConfig()), **cfg_kwargs))  # validated
@@ -334,10 +378,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         video = VideoFrames(inp)
         folder = out / inp.stem
-        previous = None
         for index, t, image in _progress(video, video.count, show, "predict"):
-            result, record = pred.run_frame(image, None if args.no_track else previous)
-            previous = result
+            result, record = pred.run_frame(image, index, track=not args.no_track)
             name = f"frame_{index:06d}"
             record = {"image": f"{inp.name}#{index}", "source": str(inp), "frame_index": index, "time_s": t, **record}
             pred.write(folder, name, image, result, record)
@@ -354,17 +396,25 @@ def run(args: argparse.Namespace) -> int:
         "backend": est.backend.describe(),
         "model_preset": est.model_config.preset,
         "camera_info": str(args.camera_info),
-        "camera": {"width": calib.width, "height": calib.height, "K": K, "dist_coeffs": dist,
-                   "rectified": bool(args.rectified), "scaled": bool(args.scale_intrinsics)},  # fmt: skip
+        "camera": {
+            "width": calib.width,
+            "height": calib.height,
+            "K": K,
+            "dist_coeffs": dist,
+            "rectified": bool(args.rectified),
+            "scaled": bool(args.scale_intrinsics),
+        },
         "tracking": kind == "video" and not args.no_track,
         "box": list(pred.box) if pred.box else None,
         "mean_timings_ms": pred.mean_timings(),
     }
-    (out / "summary.json").write_text(json.dumps(sanitize(summary), indent=1) + "\n", encoding="utf-8")
+    write_json(out / "summary.json", summary, indent=1)
     mean = pred.mean_timings().get("total", float("nan"))
     print(f"{frames} frame(s), {pred.valid} valid hand(s), {mean:.1f} ms per frame in the pipeline; wrote {out}")
     if failures:
-        print(f"hand-pose-25d predict: {len(failures)} file(s) could not be read (see {out / 'summary.json'})",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"hand-pose-25d predict: {len(failures)} file(s) could not be read (see {out / 'summary.json'})",
+            file=sys.stderr,
+        )
         return 1
     return 0

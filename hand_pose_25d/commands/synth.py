@@ -11,8 +11,12 @@ def add_parser(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--num", type=int, default=1000, help="number of images")
     p.add_argument("--seed", type=int, default=0, help="renderer seed (deterministic per seed and index)")
-    p.add_argument("--mode", choices=("crop", "frame"), default="frame",
-                   help="frame: full camera images (640x480 by default); crop: hand-centred network-size crops")  # fmt: skip
+    p.add_argument(
+        "--mode",
+        choices=("crop", "frame"),
+        default="frame",
+        help="frame: full camera images (640x480 by default); crop: hand-centred network-size crops",
+    )
     p.add_argument("--width", type=int, default=640, help="frame width in pixels")
     p.add_argument("--height", type=int, default=480, help="frame height in pixels")
     p.add_argument("--size", type=int, default=128, help="crop side in pixels (mode crop)")

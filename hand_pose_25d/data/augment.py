@@ -14,9 +14,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..config import setting
 from ..crop import CropBox, box_from_keypoints, crop_intrinsics, crop_matrix, to_3x3, transform_points, warp
 from ..geometry import undistort_points
+from ..settings import setting
 from ..skeleton import mirror_handedness
 from .sample import HandSample
 
@@ -26,21 +26,33 @@ class AugmentConfig:
     """Random crop and appearance changes applied to training samples (all off with :meth:`none`)."""
 
     shift: float = setting(0.1, description="Max crop centre shift as a fraction of the crop side.", min=0.0, max=1.0)
-    scale_min: float = setting(0.85, description="Smallest crop side relative to the nominal padded box.", min=0.1, max=10.0)
-    scale_max: float = setting(1.25, description="Largest crop side relative to the nominal padded box.", min=0.1, max=10.0)
+    scale_min: float = setting(
+        0.85, description="Smallest crop side relative to the nominal padded box.", min=0.1, max=10.0
+    )
+    scale_max: float = setting(
+        1.25, description="Largest crop side relative to the nominal padded box.", min=0.1, max=10.0
+    )
     zoom_out_prob: float = setting(
-        0.1, description="Probability of a zoomed-out crop (hand small in the crop, as on a first full-frame pass).",
-        min=0.0, max=1.0,
-    )  # fmt: skip
+        0.1,
+        description="Probability of a zoomed-out crop (hand small in the crop, as on a first full-frame pass).",
+        min=0.0,
+        max=1.0,
+    )
     zoom_out_max: float = setting(3.5, description="Largest zoom-out factor of such crops.", min=1.0, max=10.0)
-    rotation_deg: float = setting(180.0, description="Max in-plane rotation of the crop in degrees.", min=0.0, max=180.0)
-    flip_prob: float = setting(0.0, description="Probability of mirroring the crop (swaps the handedness label).", min=0.0, max=1.0)
+    rotation_deg: float = setting(
+        180.0, description="Max in-plane rotation of the crop in degrees.", min=0.0, max=180.0
+    )
+    flip_prob: float = setting(
+        0.0, description="Probability of mirroring the crop (swaps the handedness label).", min=0.0, max=1.0
+    )
     brightness: float = setting(0.25, description="Max relative brightness change.", min=0.0, max=1.0)
     contrast: float = setting(0.25, description="Max relative contrast change.", min=0.0, max=1.0)
     saturation: float = setting(0.3, description="Max relative saturation change.", min=0.0, max=1.0)
     hue_deg: float = setting(8.0, description="Max hue rotation in degrees.", min=0.0, max=180.0)
     blur_prob: float = setting(0.2, description="Probability of a Gaussian blur.", min=0.0, max=1.0)
-    noise_std: float = setting(4.0, description="Max standard deviation of additive Gaussian noise (8-bit levels).", min=0.0, max=64.0)
+    noise_std: float = setting(
+        4.0, description="Max standard deviation of additive Gaussian noise (8-bit levels).", min=0.0, max=64.0
+    )
 
     def check(self) -> None:
         if self.scale_min > self.scale_max:
@@ -49,13 +61,23 @@ class AugmentConfig:
     @classmethod
     def none(cls) -> "AugmentConfig":
         """No geometric or photometric change: the nominal crop only (evaluation)."""
-        return cls(shift=0.0, scale_min=1.0, scale_max=1.0, zoom_out_prob=0.0, rotation_deg=0.0, flip_prob=0.0,
-                   brightness=0.0, contrast=0.0, saturation=0.0, hue_deg=0.0, blur_prob=0.0, noise_std=0.0)  # fmt: skip
+        return cls(
+            shift=0.0,
+            scale_min=1.0,
+            scale_max=1.0,
+            zoom_out_prob=0.0,
+            rotation_deg=0.0,
+            flip_prob=0.0,
+            brightness=0.0,
+            contrast=0.0,
+            saturation=0.0,
+            hue_deg=0.0,
+            blur_prob=0.0,
+            noise_std=0.0,
+        )
 
 
-def random_crop_box(
-    nominal: CropBox, rng: np.random.Generator, cfg: AugmentConfig
-) -> CropBox:
+def random_crop_box(nominal: CropBox, rng: np.random.Generator, cfg: AugmentConfig) -> CropBox:
     """Jitter a nominal crop box: centre shift, scale (with occasional zoom-out) and in-plane rotation."""
     scale = rng.uniform(cfg.scale_min, cfg.scale_max)
     if cfg.zoom_out_prob > 0 and rng.random() < cfg.zoom_out_prob:

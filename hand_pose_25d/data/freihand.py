@@ -171,9 +171,15 @@ class FreiHANDDataset(DatasetReader):
         if self.xyz is None:
             none = np.zeros(21, dtype=bool)
             return HandSample(
-                image=read_rgb(path), K=K, uv=np.full((21, 2), np.nan), visible=none, xyz=None,
-                handedness="right", meta=meta, labeled=none.copy(),
-            )  # fmt: skip
+                image=read_rgb(path),
+                K=K,
+                uv=np.full((21, 2), np.nan),
+                visible=none,
+                xyz=None,
+                handedness="right",
+                meta=meta,
+                labeled=none.copy(),
+            )
         xyz = self.xyz[sid]
         return HandSample(
             image=read_rgb(path),

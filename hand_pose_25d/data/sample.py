@@ -58,8 +58,10 @@ class HandSample:
         """Raise ``ValueError`` naming the first malformed field."""
         img = self.image
         if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
-            raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got {getattr(img, 'shape', None)} "
-                             f"{getattr(img, 'dtype', type(img).__name__)}")  # fmt: skip
+            raise ValueError(
+                f"image must be an (H, W, 3) uint8 RGB array, got {getattr(img, 'shape', None)} "
+                f"{getattr(img, 'dtype', type(img).__name__)}"
+            )
         if self.K.shape != (3, 3):
             raise ValueError(f"K must be (3, 3), got {self.K.shape}")
         if self.uv.shape != (NUM_KEYPOINTS, 2):

@@ -140,9 +140,7 @@ def stb_to_ours(arr: np.ndarray) -> np.ndarray:
     return arr[np.asarray(STB_TO_OURS)]
 
 
-def wrist_from_palm(
-    kp: np.ndarray, ref: int = STB_WRIST_REF, factor: float = STB_WRIST_FACTOR
-) -> np.ndarray:
+def wrist_from_palm(kp: np.ndarray, ref: int = STB_WRIST_REF, factor: float = STB_WRIST_FACTOR) -> np.ndarray:
     """Extrapolated wrist (..., D) of keypoints (..., 21, D) in this package's order with the palm in slot 0."""
     kp = np.asarray(kp, dtype=np.float64)
     return kp[..., ref, :] + factor * (kp[..., 0, :] - kp[..., ref, :])
@@ -232,10 +230,7 @@ class STBDataset(DatasetReader):
                 mm = sk_depth_to_color(mm)
             self._labels[seq] = mm[:, np.asarray(STB_TO_OURS), :] / 1000.0
         self._items: List[Tuple[str, str, int]] = [
-            (seq, cam, f)
-            for seq in seqs
-            for f in range(self._labels[seq].shape[0])
-            for cam in _CAMERAS[camera]
+            (seq, cam, f) for seq in seqs for f in range(self._labels[seq].shape[0]) for cam in _CAMERAS[camera]
         ]
 
     def __len__(self) -> int:

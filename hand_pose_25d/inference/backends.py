@@ -1,9 +1,10 @@
-"""Inference backends behind one small interface: PyTorch, ONNX Runtime, TensorRT.
+"""Inference backends behind one small interface (:class:`~hand_pose_25d.inference.contract.Backend`): PyTorch,
+ONNX Runtime, TensorRT (:mod:`.tensorrt_backend`), and the factory :func:`create_backend`.
 
-Every backend runs the *exported* network: input ``image``, uint8 (B, S, S, 3) RGB crops; outputs ``uv``
-(B, K, 2) crop pixels, ``z_rel`` (B, K), ``keypoint_scores`` (B, K) and ``handedness`` (B,) (probability of a
-right hand), with decoding inside the graph. Each backend knows the :class:`~hand_pose_25d.config.ModelConfig`
-its model was trained with (from the checkpoint, the ONNX metadata or the engine header), so nothing is guessed.
+Every backend runs the *exported* network, whose inputs, outputs and metadata are fixed in
+:mod:`hand_pose_25d.inference.contract`, with decoding inside the graph. Each backend knows the
+:class:`~hand_pose_25d.model.model_config.ModelConfig` its model was trained with (from the checkpoint, the ONNX
+metadata or the engine header, format version checked), so nothing is guessed.
 
 Runtimes are imported lazily, inside the backend that needs them; a missing runtime or device raises
 :class:`BackendUnavailable` saying what to install. A missing model file raises ``FileNotFoundError``; a
@@ -12,68 +13,27 @@ corrupt or foreign one ``ValueError``.
 
 from __future__ import annotations
 
-import abc
 from importlib import resources
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List
 
 import numpy as np
 
-from ..config import ModelConfig
+from .contract import (
+    BACKEND_SUFFIXES,
+    BACKENDS,
+    INPUT_NAME,
+    OUTPUT_NAMES,
+    Backend,
+    BackendUnavailable,
+    NetworkOutput,
+    config_from_metadata,
+    default_device,
+    parse_device,
+    read_onnx_metadata,
+)
 
-INPUT_NAME = "image"
-OUTPUT_NAMES: Tuple[str, ...] = ("uv", "z_rel", "keypoint_scores", "handedness")
-#: ONNX metadata keys written by :func:`hand_pose_25d.model.onnx_export.export_onnx`.
-ONNX_CONFIG_KEY = "hand_pose_25d.model_config"
-
-BACKENDS: Tuple[str, ...] = ("onnxruntime", "torch", "tensorrt")
-
-
-class BackendUnavailable(RuntimeError):
-    """The requested runtime, execution provider or device is not available; the message says what to do."""
-
-
-NetworkOutput = Dict[str, np.ndarray]
-
-
-class Backend(abc.ABC):
-    """Runs the network on a batch of uint8 crops. Subclasses set :attr:`config`, :attr:`name`, :attr:`device`."""
-
-    name: str = ""
-    config: ModelConfig
-    device: str = "cpu"
-    #: Largest batch the backend accepts in one call (None: unlimited).
-    max_batch: Optional[int] = None
-
-    @property
-    def input_size(self) -> int:
-        """Side S of the square network input in pixels."""
-        return int(self.config.input_size)
-
-    def check_input(self, crops: np.ndarray) -> np.ndarray:
-        """Validate a crop batch: (B, S, S, 3) uint8 with 1 <= B <= max_batch; returns it C-contiguous."""
-        S = self.input_size
-        if not isinstance(crops, np.ndarray) or crops.dtype != np.uint8 or crops.ndim != 4 or crops.shape[1:] != (S, S, 3):
-            raise ValueError(
-                f"expected uint8 crops of shape (B, {S}, {S}, 3), got {getattr(crops, 'dtype', type(crops).__name__)} "
-                f"{getattr(crops, 'shape', '')}"
-            )
-        if crops.shape[0] < 1:
-            raise ValueError("empty crop batch")
-        if self.max_batch is not None and crops.shape[0] > self.max_batch:
-            raise ValueError(f"batch of {crops.shape[0]} exceeds this backend's max_batch {self.max_batch}")
-        return np.ascontiguousarray(crops)
-
-    @abc.abstractmethod
-    def infer(self, crops: np.ndarray) -> NetworkOutput:
-        """Run the network on crops (B, S, S, 3) uint8; return the four named float32 outputs."""
-
-    def describe(self) -> str:
-        """One line naming runtime, device and model."""
-        return f"{self.name} on {self.device}"
-
-    def close(self) -> None:  # pragma: no cover - trivial default
-        """Release runtime resources."""
+__all__ = ["OnnxRuntimeBackend", "TorchBackend", "create_backend", "default_model_path", "resolve_model"]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -91,13 +51,6 @@ def default_model_path(suffix: str) -> Path:
     return path
 
 
-_BACKEND_SUFFIXES = {
-    "onnxruntime": (".onnx",),
-    "torch": (".pt", ".pth"),
-    "tensorrt": (".onnx", ".engine", ".plan"),
-}
-
-
 def resolve_model(model: str, backend: str) -> Path:
     """Turn the ``model`` setting ('default' or a path) into an existing file suited to ``backend``.
 
@@ -105,54 +58,23 @@ def resolve_model(model: str, backend: str) -> Path:
         FileNotFoundError: the file does not exist.
         ValueError: unknown backend, or a file type the backend cannot load (with the command that converts it).
     """
-    if backend not in _BACKEND_SUFFIXES:
+    if backend not in BACKEND_SUFFIXES:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if model in ("", "default"):
         return default_model_path(".pt" if backend == "torch" else ".onnx")
     path = Path(model).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path} (use 'default' or a path to a .pt, .onnx or .engine file)")
-    if path.suffix.lower() not in _BACKEND_SUFFIXES[backend]:
+        raise FileNotFoundError(
+            f"model file not found: {path} (use 'default' or a path to a .pt, .onnx or .engine file)"
+        )
+    if path.suffix.lower() not in BACKEND_SUFFIXES[backend]:
         hint = ""
         if path.suffix.lower() in (".pt", ".pth"):
             hint = f"; convert it with: hand-pose-25d export --model {path} --format onnx --out {path.with_suffix('.onnx')}"
         raise ValueError(
-            f"the {backend} backend loads {', '.join(_BACKEND_SUFFIXES[backend])} files, not {path.name}{hint}"
+            f"the {backend} backend loads {', '.join(BACKEND_SUFFIXES[backend])} files, not {path.name}{hint}"
         )
     return path
-
-
-def read_onnx_metadata(path: Path) -> Dict[str, str]:
-    """The ``metadata_props`` of an ONNX file as a dict, read with the onnx package or onnxruntime."""
-    try:
-        import onnx
-
-        try:
-            proto = onnx.load(str(path), load_external_data=False)
-        except Exception as exc:  # onnx raises DecodeError and others for corrupt files
-            raise ValueError(f"{path} is not a valid ONNX model: {exc}") from exc
-        return {p.key: p.value for p in proto.metadata_props}
-    except ImportError:
-        ort = _import_onnxruntime()
-        try:
-            sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise ValueError(f"{path} is not a valid ONNX model: {exc}") from exc
-        return dict(sess.get_modelmeta().custom_metadata_map)
-
-
-def config_from_metadata(meta: Dict[str, str], path: Path) -> ModelConfig:
-    """The :class:`ModelConfig` stored in model metadata; ``ValueError`` if absent or malformed."""
-    text = meta.get(ONNX_CONFIG_KEY)
-    if text is None:
-        raise ValueError(
-            f"{path} carries no hand_pose_25d model config (metadata key {ONNX_CONFIG_KEY!r}); "
-            "export models with 'hand-pose-25d export'"
-        )
-    try:
-        return ModelConfig.from_json(text)
-    except ValueError as exc:
-        raise ValueError(f"{path}: invalid model config metadata: {exc}") from exc
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -168,19 +90,6 @@ def _import_onnxruntime():
             "(or onnxruntime-gpu for CUDA / TensorRT execution providers), or pip install 'hand_pose_25d[onnx]'"
         ) from exc
     return ort
-
-
-def _parse_device(device: str) -> Tuple[str, int]:
-    """('cpu' | 'cuda' | 'tensorrt', index) from 'cpu', 'cuda', 'cuda:1', 'tensorrt:0'."""
-    kind, _, idx = device.partition(":")
-    kind = kind.strip().lower()
-    if kind not in ("cpu", "cuda", "tensorrt"):
-        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'")
-    try:
-        index = int(idx) if idx else 0
-    except ValueError:
-        raise ValueError(f"bad device index in {device!r}") from None
-    return kind, index
 
 
 class OnnxRuntimeBackend(Backend):
@@ -200,8 +109,12 @@ class OnnxRuntimeBackend(Backend):
         if not path.is_file():
             raise FileNotFoundError(f"model file not found: {path}")
         self.config = config_from_metadata(read_onnx_metadata(path), path)
-        kind, index = _parse_device(device)
-        wanted = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}[kind]
+        kind, index = parse_device(device)
+        wanted = {
+            "cpu": "CPUExecutionProvider",
+            "cuda": "CUDAExecutionProvider",
+            "tensorrt": "TensorrtExecutionProvider",
+        }[kind]
         available = ort.get_available_providers()
         if wanted not in available:
             raise BackendUnavailable(
@@ -281,7 +194,7 @@ class TorchBackend(Backend):
         from ..model.checkpoint import load_checkpoint
         from ..model.onnx_export import ExportWrapper
 
-        kind, index = _parse_device(device)
+        kind, index = parse_device(device)
         if kind == "tensorrt":
             raise ValueError("device 'tensorrt' is for the onnxruntime backend; use backend 'tensorrt' instead")
         if kind == "cuda" and not torch.cuda.is_available():
@@ -335,7 +248,7 @@ def create_backend(
     """Build the backend named ``backend`` for ``model`` ('default' or a path); ``device`` 'auto' is cuda for
     tensorrt and cpu for the others."""
     if device.strip().lower() == "auto":
-        device = "cuda" if backend == "tensorrt" else "cpu"
+        device = default_device(backend)
     path = resolve_model(model, backend)
     if backend == "onnxruntime":
         b: Backend = OnnxRuntimeBackend(path, device=device, num_threads=num_threads, fp16=fp16)

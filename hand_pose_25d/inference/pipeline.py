@@ -20,18 +20,29 @@ numpy + OpenCV only; torch, onnxruntime or tensorrt are imported by the chosen b
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..config import TTA_TRANSFORMS, ModelConfig, PipelineConfig, validate
 from ..crop import (
-    CropBox, box_from_keypoints, crop_matrix, dihedral_image, dihedral_matrix, invert_affine, transform_points, warp,
-)  # fmt: skip
+    CropBox,
+    box_from_keypoints,
+    crop_matrix,
+    dihedral_image,
+    dihedral_matrix,
+    invert_affine,
+    transform_points,
+    warp,
+)
+from ..fileio import json_safe
 from ..geometry import Status, estimate_scale, reconstruct_3d, validate_intrinsics
+from ..model.model_config import ModelConfig
+from ..settings import validate
 from ..skeleton import FINGERS
-from .backends import Backend, create_backend
+from .backends import create_backend
+from .contract import Backend
+from .pipeline_config import TTA_TRANSFORMS, PipelineConfig
 
 #: Image sides outside this range are refused (a 1x1 image cannot hold a hand; 16k is far beyond any camera).
 MIN_IMAGE_SIDE = 16
@@ -82,34 +93,26 @@ class HandPoseResult:
 
     def to_dict(self) -> Dict:
         """JSON-ready form (lists; NaN becomes None)."""
-
-        def clean(a):
-            arr = np.asarray(a, dtype=float)
-            return np.where(np.isfinite(arr), arr, np.nan).tolist() if arr.ndim else (float(arr) if np.isfinite(arr) else None)
-
-        def nan_to_none(x):
-            if isinstance(x, list):
-                return [nan_to_none(v) for v in x]
-            return None if isinstance(x, float) and x != x else x
-
-        return {
-            "uv": nan_to_none(clean(self.uv)),
-            "z_rel": nan_to_none(clean(self.z_rel)),
-            "xyz": nan_to_none(clean(self.xyz)),
-            "xyz_normalized": nan_to_none(clean(self.xyz_normalized)),
-            "keypoint_scores": clean(self.keypoint_scores),
-            "score": float(self.score),
-            "handedness": self.handedness,
-            "handedness_score": float(self.handedness_score),
-            "root_depth": clean(self.root_depth),
-            "scale": clean(self.scale),
-            "scale_source": self.scale_source,
-            "crop": {"cx": self.crop.cx, "cy": self.crop.cy, "side": self.crop.side, "angle": self.crop.angle},
-            "valid": bool(self.valid),
-            "status": self.status,
-            "root": self.root,
-            "ref_bone": list(self.ref_bone),
-        }
+        return json_safe(
+            {
+                "uv": self.uv,
+                "z_rel": self.z_rel,
+                "xyz": self.xyz,
+                "xyz_normalized": self.xyz_normalized,
+                "keypoint_scores": self.keypoint_scores,
+                "score": float(self.score),
+                "handedness": self.handedness,
+                "handedness_score": float(self.handedness_score),
+                "root_depth": self.root_depth,
+                "scale": self.scale,
+                "scale_source": self.scale_source,
+                "crop": {"cx": self.crop.cx, "cy": self.crop.cy, "side": self.crop.side, "angle": self.crop.angle},
+                "valid": bool(self.valid),
+                "status": self.status,
+                "root": self.root,
+                "ref_bone": list(self.ref_bone),
+            }
+        )
 
 
 _STATUS_NAMES = {
@@ -139,7 +142,9 @@ def check_image(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
     h, w = image.shape[:2]
     if min(h, w) < MIN_IMAGE_SIDE or max(h, w) > MAX_IMAGE_SIDE:
-        raise ValueError(f"image of {w}x{h} pixels is outside the supported {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} px per side")
+        raise ValueError(
+            f"image of {w}x{h} pixels is outside the supported {MIN_IMAGE_SIDE}..{MAX_IMAGE_SIDE} px per side"
+        )
     return image
 
 
@@ -164,17 +169,22 @@ def merge_augmented(out: Mapping[str, np.ndarray], codes: Sequence[int], size: i
     if T < 1 or n % T:
         raise ValueError(f"{n} outputs cannot be {T} copies of the same crops")
     B = n // T
-    uv = np.stack([
-        transform_points(out["uv"][j * B : (j + 1) * B].astype(np.float64), invert_affine(dihedral_matrix(c, size)))
-        for j, c in enumerate(codes)
-    ])  # fmt: skip
+    uv = np.stack(
+        [
+            transform_points(out["uv"][j * B : (j + 1) * B].astype(np.float64), invert_affine(dihedral_matrix(c, size)))
+            for j, c in enumerate(codes)
+        ]
+    )
     right = np.asarray(out["handedness"], dtype=np.float64).reshape(T, B)
     right = np.where(np.array([bool(c & 4) for c in codes])[:, None], 1.0 - right, right)
     hand_shape = (B,) + np.shape(out["handedness"])[1:]
     return {
         "uv": uv.mean(axis=0).astype(np.float32),
         "z_rel": np.asarray(out["z_rel"], dtype=np.float64).reshape(T, B, -1).mean(axis=0).astype(np.float32),
-        "keypoint_scores": np.asarray(out["keypoint_scores"], dtype=np.float64).reshape(T, B, -1).mean(axis=0).astype(np.float32),
+        "keypoint_scores": np.asarray(out["keypoint_scores"], dtype=np.float64)
+        .reshape(T, B, -1)
+        .mean(axis=0)
+        .astype(np.float32),
         "handedness": right.mean(axis=0).reshape(hand_shape).astype(np.float32),
     }
 
@@ -220,7 +230,9 @@ class HandPoseEstimator:
     @staticmethod
     def full_frame_crop(width: int, height: int) -> CropRequest:
         """A square crop covering the whole image (the hand is looked for everywhere)."""
-        return CropRequest(CropBox((width - 1) / 2.0, (height - 1) / 2.0, float(max(width, height))), from_keypoints=False)
+        return CropRequest(
+            CropBox((width - 1) / 2.0, (height - 1) / 2.0, float(max(width, height))), from_keypoints=False
+        )
 
     # ---------------------------------------------------------------------------------------------- main entry
 
@@ -352,9 +364,15 @@ class HandPoseEstimator:
     ) -> List[HandPoseResult]:
         mc = self.model_config
         rec = reconstruct_3d(
-            uv, z, K, root=mc.root, ref_bone=tuple(mc.ref_bone), dist_coeffs=dist_coeffs,
-            bone_prior=self._bone_prior, return_details=True,
-        )  # fmt: skip
+            uv,
+            z,
+            K,
+            root=mc.root,
+            ref_bone=tuple(mc.ref_bone),
+            dist_coeffs=dist_coeffs,
+            bone_prior=self._bone_prior,
+            return_details=True,
+        )
         prior, source = self._scale_prior()
         scale = estimate_scale(np.where(rec.valid[:, None, None], rec.xyz, 0.0), prior)
         scale = np.where(rec.valid, scale, np.nan)

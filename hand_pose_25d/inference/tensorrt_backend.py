@@ -8,13 +8,13 @@
   as device buffers.
 
 Engine container (``.engine``): ``b"HP25DTRT"`` + little-endian uint32 header length + UTF-8 JSON header
-(model config, ONNX SHA-256, TensorRT version, GPU name, fp16, max_batch) + the serialized TensorRT plan. The
+(the ONNX model's metadata with its config and format version, ONNX SHA-256, TensorRT version, GPU name, fp16, max_batch) + the serialized TensorRT plan. The
 model config travels with the engine, so nothing is guessed at load time. Engines built from ``model.onnx`` are
 cached beside it as ``model.<key>.engine`` where ``key`` hashes the ONNX content, TensorRT version, GPU name,
 precision and batch range (or in ``~/.cache/hand_pose_25d/engines`` when that folder is not writable).
 
 TensorRT and an NVIDIA GPU are required to build or run engines; where they are missing the backend raises
-:class:`~hand_pose_25d.inference.backends.BackendUnavailable` with what to install.
+:class:`~hand_pose_25d.inference.contract.BackendUnavailable` with what to install.
 """
 
 from __future__ import annotations
@@ -28,15 +28,24 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from ..config import ModelConfig
 from ..fileio import atomic_output
-from .backends import (
-    INPUT_NAME, OUTPUT_NAMES, Backend, BackendUnavailable, NetworkOutput, _parse_device, config_from_metadata,
-    read_onnx_metadata,
-)  # fmt: skip
+from ..model.model_config import ModelConfig
+from .contract import (
+    CONFIG_KEY,
+    FORMAT_VERSION,
+    FORMAT_VERSION_KEY,
+    INPUT_NAME,
+    OUTPUT_NAMES,
+    Backend,
+    BackendUnavailable,
+    NetworkOutput,
+    config_from_metadata,
+    parse_device,
+)
 
 MAGIC = b"HP25DTRT"
-FORMAT_VERSION = 1
+#: Version of the engine container layout (the model's own export format version travels in its metadata).
+ENGINE_FORMAT_VERSION = 1
 
 
 def _import_tensorrt():
@@ -103,7 +112,9 @@ def validate_onnx_for_tensorrt(path: Path) -> Tuple[ModelConfig, Dict[str, Any]]
         raise ValueError(f"{path}: expected the single input {INPUT_NAME!r}, got {[i.name for i in inputs]}")
     tt = inputs[0].type.tensor_type
     if tt.elem_type != onnx.TensorProto.UINT8:
-        raise ValueError(f"{path}: input {INPUT_NAME!r} must be uint8, got {onnx.TensorProto.DataType.Name(tt.elem_type)}")
+        raise ValueError(
+            f"{path}: input {INPUT_NAME!r} must be uint8, got {onnx.TensorProto.DataType.Name(tt.elem_type)}"
+        )
     dims = tt.shape.dim
     S = config.input_size
     if len(dims) != 4 or not dims[0].dim_param or [d.dim_value for d in dims[1:]] != [S, S, 3]:
@@ -122,8 +133,12 @@ def validate_onnx_for_tensorrt(path: Path) -> Tuple[ModelConfig, Dict[str, Any]]
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     if not 11 <= opset <= 20:
         raise ValueError(f"{path}: opset {opset} is outside the range TensorRT 10 parses well (11-20)")
-    facts = {"opset": opset, "input_size": S, "num_keypoints": config.num_keypoints,
-             "sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
+    facts = {
+        "opset": opset,
+        "input_size": S,
+        "num_keypoints": config.num_keypoints,
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
     return config, facts
 
 
@@ -133,7 +148,7 @@ def validate_onnx_for_tensorrt(path: Path) -> Tuple[ModelConfig, Dict[str, Any]]
 
 def write_engine_file(path: Path, plan: bytes, header: Dict[str, Any]) -> None:
     """Write ``plan`` with its JSON ``header`` in the container format (atomically)."""
-    blob = json.dumps(dict(header, format_version=FORMAT_VERSION), sort_keys=True).encode()
+    blob = json.dumps(dict(header, format_version=ENGINE_FORMAT_VERSION), sort_keys=True).encode()
     with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         fh.write(MAGIC)
         fh.write(struct.pack("<I", len(blob)))
@@ -158,6 +173,12 @@ def read_engine_file(path: Path) -> Tuple[Dict[str, Any], bytes]:
         header = json.loads(data[start : start + n].decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: corrupt engine header: {exc}") from exc
+    if not isinstance(header, dict) or header.get("format_version") != ENGINE_FORMAT_VERSION:
+        version = header.get("format_version") if isinstance(header, dict) else None
+        raise ValueError(
+            f"{path}: engine container format_version {version!r} is not {ENGINE_FORMAT_VERSION}; rebuild the engine "
+            "with 'hand-pose-25d export --format tensorrt'"
+        )
     plan = data[start + n :]
     if not plan:
         raise ValueError(f"{path}: engine file is truncated (no plan after the header)")
@@ -244,7 +265,7 @@ def build_engine(
         raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path} (see the TensorRT log above)")
     timing_cache.write_bytes(bytes(bconf.get_timing_cache().serialize()))
     header = {
-        "model_config": json.loads(config.to_json()),
+        "metadata": {CONFIG_KEY: config.to_json(), FORMAT_VERSION_KEY: FORMAT_VERSION},
         "onnx_sha256": facts["sha256"],
         "tensorrt_version": trt.__version__,
         "gpu": gpu,
@@ -273,7 +294,7 @@ class TensorRTBackend(Backend):
     name = "tensorrt"
 
     def __init__(self, path: Path, device: str = "cuda", fp16: bool = False, max_batch: int = 8) -> None:
-        kind, index = _parse_device(device if device != "cpu" else "cuda")
+        kind, index = parse_device(device if device != "cpu" else "cuda")
         if device == "cpu":
             raise BackendUnavailable("the tensorrt backend runs on an NVIDIA GPU; set device to 'cuda'")
         path = Path(path)
@@ -297,7 +318,7 @@ class TensorRTBackend(Backend):
                 f"{engine_path} was built with TensorRT {header.get('tensorrt_version')}, this is {trt.__version__}: "
                 "rebuild it from the ONNX file"
             )
-        self.config = config_from_metadata({"hand_pose_25d.model_config": json.dumps(header["model_config"])}, engine_path)
+        self.config = config_from_metadata(header.get("metadata") or {}, engine_path)
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.runtime = trt.Runtime(self.logger)
         self.engine = self.runtime.deserialize_cuda_engine(plan)
@@ -336,4 +357,6 @@ class TensorRTBackend(Backend):
         return {n: outs[n].float().cpu().numpy() for n in OUTPUT_NAMES}
 
     def describe(self) -> str:
-        return f"tensorrt {self.trt.__version__} on {self.device}{' fp16' if self.fp16 else ''} ({self.engine_path.name})"
+        return (
+            f"tensorrt {self.trt.__version__} on {self.device}{' fp16' if self.fp16 else ''} ({self.engine_path.name})"
+        )

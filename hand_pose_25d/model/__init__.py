@@ -12,5 +12,5 @@ Python. The torch modules are imported explicitly where they are needed:
   ``HolisticHead`` (the paper's baselines), selected by ``ModelConfig.head``.
 * :mod:`hand_pose_25d.model.losses` -- ``LossConfig``, ``compute_loss(outputs, targets, model_config, loss_config)``.
 * :mod:`hand_pose_25d.model.checkpoint` -- ``build_model``, ``save_checkpoint``, ``load_checkpoint``.
-* :mod:`hand_pose_25d.model.onnx_export` -- ``ExportWrapper``, ``export_onnx``, ``read_onnx_config``.
+* :mod:`hand_pose_25d.model.onnx_export` -- ``ExportWrapper``, ``export_onnx`` (the contract it follows, and ``read_onnx_config``: :mod:`hand_pose_25d.inference.contract`).
 """

@@ -27,8 +27,9 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..config import ModelConfig, from_dict, to_dict
 from ..fileio import atomic_output
+from ..settings import from_dict, to_dict
+from .model_config import ModelConfig
 from .network import HandPoseNet, check_config_matches
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LoadedCheckpoint", "build_model", "save_checkpoint", "load_checkpoint"]
@@ -38,7 +39,6 @@ FORMAT_VERSION = 1
 
 #: Prefixes that wrappers add to state-dict keys (torch.compile, DataParallel / DistributedDataParallel).
 _WRAPPER_PREFIXES = ("_orig_mod.", "module.")
-
 
 
 def build_model(config: ModelConfig) -> HandPoseNet:
@@ -146,7 +146,9 @@ def save_checkpoint(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "model_config": to_dict(config),
-        "model": {k: (v.half() if half_weights and v.is_floating_point() else v) for k, v in _unwrap_state_dict(inner).items()},
+        "model": {
+            k: (v.half() if half_weights and v.is_floating_point() else v) for k, v in _unwrap_state_dict(inner).items()
+        },
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "step": step,
@@ -182,7 +184,9 @@ def load_checkpoint(path: Union[str, os.PathLike], map_location: Union[str, torc
         raise ValueError(f"{path} is not a hand_pose_25d checkpoint: format marker is {found!r}, expected {FORMAT!r}")
     version = raw.get("format_version")
     if version != FORMAT_VERSION:
-        raise ValueError(f"{path}: unsupported checkpoint format_version {version!r} (this code reads {FORMAT_VERSION})")
+        raise ValueError(
+            f"{path}: unsupported checkpoint format_version {version!r} (this code reads {FORMAT_VERSION})"
+        )
     for key in ("model_config", "model"):
         if not isinstance(raw.get(key), dict):
             raise ValueError(f"{path} is not a hand_pose_25d checkpoint: missing or malformed {key!r}")

@@ -8,7 +8,7 @@ Every head maps one stage's features to a dict of tensors with at least
 * ``handedness_logit``: (B,) logit of the probability that the hand is a RIGHT hand,
 
 plus what the loss needs (see each class). Heatmap cell ``(i, j)`` of a map with output stride ``s`` has its
-centre at input pixel ``(s*j + (s-1)/2, s*i + (s-1)/2)``, exactly as in :mod:`hand_pose_25d.decoding`, whose numpy
+centre at input pixel ``(s*j + (s-1)/2, s*i + (s-1)/2)``, exactly as in the numpy reference ``test/reference_codec.py``, whose numpy
 decoders are the reference these torch versions are tested against. Everything here exports to ONNX (opset 17).
 """
 
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import ModelConfig
+from .model_config import ModelConfig
 
 __all__ = [
     "pixel_axes",
@@ -39,7 +39,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------------------------------
-# functional decoders (torch twins of hand_pose_25d.decoding)
+# functional decoders (torch twins of the numpy reference test/reference_codec.py)
 
 
 def pixel_axes(h: int, w: int, stride: int, dtype: torch.dtype = torch.float32) -> Tuple[Tensor, Tensor]:
@@ -79,7 +79,7 @@ def soft_argmax(probs: Tensor, u_axis: Tensor, v_axis: Tensor) -> Tensor:
 def disc_mass(probs: Tensor, uv: Tensor, u_axis: Tensor, v_axis: Tensor, radius: float) -> Tensor:
     """Probability mass (B, K) of maps (B, K, h, w) in cells whose centre is within ``radius`` px of ``uv`` (B, K, 2).
 
-    Same definition as :func:`hand_pose_25d.decoding.keypoint_confidence`; clipped to [0, 1]. Not differentiable
+    Same definition as ``keypoint_confidence`` of the numpy reference ``test/reference_codec.py``; clipped to [0, 1]. Not differentiable
     with respect to ``uv`` (it is a confidence, not a training signal).
     """
     du2 = (u_axis - uv[..., 0:1]) ** 2  # (B, K, w)

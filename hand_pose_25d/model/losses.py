@@ -14,7 +14,7 @@ Per head:
 * ``latent`` and ``holistic``: ``L_xy`` = mean over labelled keypoints of ``(|du| + |dv|) / S`` (L1 on ``uv``
   normalised by the input size S); ``L_z`` = mean over 3D-labelled keypoints of ``|z - z_gt|``.
 * ``direct``: ``L_xy`` = mean over labelled keypoints of ``sum_cells (H - H_gt)^2 / (pi sigma^2)`` against Gaussian
-  targets (:func:`gaussian_heatmaps`, the torch twin of :func:`hand_pose_25d.decoding.encode_gaussian`);
+  targets (:func:`gaussian_heatmaps`, the torch twin of ``encode_gaussian`` of the numpy reference ``test/reference_codec.py``);
   ``L_z`` the same on the depth maps against ``z_gt * H_gt`` (Eq. 10). Dividing by ``pi sigma^2`` (the sum of
   ``H_gt^2``) makes an all-zero prediction cost about 1 whatever sigma and the heatmap size.
 * handedness: binary cross-entropy on ``handedness_logit`` over samples with known handedness.
@@ -32,9 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..config import ModelConfig, setting
+from ..settings import setting
+from .model_config import ModelConfig
 
-__all__ = ["LossConfig", "gaussian_heatmaps", "heatmap_cross_entropy", "compute_loss", "HandPoseLoss"]
+__all__ = ["LossConfig", "gaussian_heatmaps", "heatmap_cross_entropy", "compute_loss"]
 
 
 @dataclass
@@ -79,7 +80,7 @@ class LossConfig:
 def gaussian_heatmaps(uv: Tensor, size: int, stride: int, sigma: float, valid: Optional[Tensor] = None) -> Tensor:
     """Gaussian target heatmaps (B, K, h, w), h = w = size / stride, for keypoints ``uv`` (B, K, 2) in input pixels.
 
-    Same definition as :func:`hand_pose_25d.decoding.encode_gaussian` (sigma in heatmap cells, value 1 at the
+    Same definition as ``encode_gaussian`` of the numpy reference ``test/reference_codec.py`` (sigma in heatmap cells, value 1 at the
     keypoint); keypoints that are not ``valid`` (B, K) or not finite get all-zero maps. No gradient flows to ``uv``.
     """
     if uv.dim() != 3 or uv.shape[-1] != 2:
@@ -217,8 +218,14 @@ def compute_loss(
         total = total + l_xy + cfg.z_weight * l_z + cfg.handedness_weight * l_h
         terms = [("xy", l_xy), ("z", l_z), ("handedness", l_h)]
         if use_aux:
-            l_aux = heatmap_cross_entropy(out["probs"], t["uv"], t["labeled"], model_config.input_size,
-                                          model_config.output_stride, cfg.aux_heatmap_sigma)  # fmt: skip
+            l_aux = heatmap_cross_entropy(
+                out["probs"],
+                t["uv"],
+                t["labeled"],
+                model_config.input_size,
+                model_config.output_stride,
+                cfg.aux_heatmap_sigma,
+            )
             total = total + aux * l_aux
             terms.append(("aux_heatmap", l_aux))
         for name, value in terms:
@@ -227,18 +234,3 @@ def compute_loss(
             comps[f"stage{i}/{name}"] = v
     comps["loss"] = float(total.detach())
     return total, comps
-
-
-class HandPoseLoss(torch.nn.Module):
-    """Module form of :func:`compute_loss` bound to a model and loss configuration."""
-
-    def __init__(self, model_config: ModelConfig, loss_config: Optional[LossConfig] = None) -> None:
-        super().__init__()
-        self.model_config = model_config
-        self.loss_config = loss_config or LossConfig()
-
-    def forward(
-        self, outputs: List[Mapping[str, Tensor]], targets: Mapping[str, Tensor]
-    ) -> Tuple[Tensor, Dict[str, float]]:
-        """See :func:`compute_loss`."""
-        return compute_loss(outputs, targets, self.model_config, self.loss_config)

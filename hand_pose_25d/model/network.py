@@ -1,6 +1,6 @@
 """The encoder-decoder network of the paper (Sec. 5.2): stacked U-Net / hourglass stages with skip connections.
 
-Layout for a :class:`~hand_pose_25d.config.ModelConfig` with input ``S``, output stride ``s``, depth ``D``,
+Layout for a :class:`~hand_pose_25d.model.model_config.ModelConfig` with input ``S``, output stride ``s``, depth ``D``,
 ``n = blocks_per_level`` and level channels ``c_0 .. c_D`` (``c_i = channels * channel_growth**i``)::
 
     stem      3x3 conv (stride 2 if s > 1) -> log2(s) - 1 stride-2 blocks -> 1 block       (c_0, S/s)
@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import ModelConfig
 from .heads import build_head
+from .model_config import ModelConfig
 
 __all__ = [
     "ARCHITECTURE_FIELDS",
@@ -59,6 +59,26 @@ ARCHITECTURE_FIELDS: Tuple[str, ...] = (
     "channel_growth",
     "confidence_radius",
 )
+
+
+class ImageNormalizer(nn.Module):
+    """The network's input convention, written once for training and export: uint8 RGB crops -> normalised floats.
+
+    ``forward(images)`` takes (B, S, S, 3) RGB (uint8, or floats on the 0-255 scale) and returns float (B, 3, S, S)
+    equal to ``(images / 255 - image_mean) / image_std`` of the model's :class:`ModelConfig`, computed as one
+    multiply-add (``images * scale + offset``) so that the exported graph stays small.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        mean = torch.tensor(config.image_mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(config.image_std, dtype=torch.float32).view(1, 3, 1, 1)
+        self.register_buffer("scale", 1.0 / (255.0 * std), persistent=False)
+        self.register_buffer("offset", -mean / std, persistent=False)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(B, S, S, 3) RGB on the 0-255 scale -> (B, 3, S, S) float, normalised."""
+        return images.permute(0, 3, 1, 2).to(self.scale.dtype) * self.scale + self.offset
 
 
 def level_channels(config: ModelConfig) -> List[int]:
@@ -150,7 +170,8 @@ class EncoderDecoder(nn.Module):
         if with_decoder:
             self.lateral = nn.ModuleList(make_block(block, channels[i + 1], channels[i]) for i in range(depth))
             self.post = nn.ModuleList(
-                nn.Sequential(*[make_block(block, channels[i], channels[i]) for _ in range(n - 1)]) for i in range(depth)
+                nn.Sequential(*[make_block(block, channels[i], channels[i]) for _ in range(n - 1)])
+                for i in range(depth)
             )
 
     def forward(self, x: Tensor) -> Tuple[Optional[Tensor], Tensor]:
@@ -182,7 +203,7 @@ def _build_stem(config: ModelConfig, c0: int) -> nn.Sequential:
 
 
 class HandPoseNet(nn.Module):
-    """The full network for one :class:`~hand_pose_25d.config.ModelConfig` (see the module docstring).
+    """The full network for one :class:`~hand_pose_25d.model.model_config.ModelConfig` (see the module docstring).
 
     ``forward(x)`` takes a float tensor (B, 3, S, S), RGB in [0, 1] already normalised with the config's
     ``image_mean`` / ``image_std``, and returns a list with one output dict per stage (the last one is the

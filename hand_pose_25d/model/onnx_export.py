@@ -1,18 +1,12 @@
 """ONNX export of the network with pre-processing and decoding inside the graph.
 
-The exported graph (and :class:`ExportWrapper`, which other backends such as TensorRT reuse) has one input and
-four outputs::
-
-    image           uint8   (B, S, S, 3)  RGB crops, S = ModelConfig.input_size
-    uv              float32 (B, K, 2)     keypoints in crop (network-input) pixels, integer = pixel centre
-    z_rel           float32 (B, K)        scale-normalised root-relative depth (reference-bone units)
-    keypoint_scores float32 (B, K)        per-keypoint confidence in [0, 1]
-    handedness      float32 (B,)          probability that the hand is a RIGHT hand
-
-taken from the LAST stage. The conversion to float, the division by 255 and the ``image_mean`` / ``image_std``
-normalisation happen in the graph. The batch axis is dynamic by default. The model's :class:`ModelConfig` is
-stored as JSON in the ONNX ``metadata_props`` under ``hand_pose_25d.model_config`` (with
-``hand_pose_25d.format_version`` = "1"); :func:`read_onnx_config` reads it back.
+The exported graph (and :class:`ExportWrapper`, which other backends such as TensorRT reuse) follows the contract of
+:mod:`hand_pose_25d.inference.contract`: input ``image`` (uint8 RGB crops) and outputs ``uv``, ``z_rel``,
+``keypoint_scores``, ``handedness``, taken from the LAST stage. The conversion to float and the normalisation
+(:class:`~hand_pose_25d.model.network.ImageNormalizer`, the same module training uses) happen in the graph. The
+batch axis is dynamic by default. The model's :class:`ModelConfig` is stored as JSON in the ONNX
+``metadata_props`` under the contract's ``CONFIG_KEY``, with ``FORMAT_VERSION_KEY``;
+:func:`hand_pose_25d.inference.contract.read_onnx_config` reads it back and checks the version.
 
 The export uses PyTorch's TorchScript-based exporter (``dynamo=False``), which needs no extra package.
 """
@@ -27,27 +21,12 @@ from typing import Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from ..config import ModelConfig
 from ..fileio import atomic_output
-from .network import check_config_matches
+from ..inference.contract import CONFIG_KEY, FORMAT_VERSION, FORMAT_VERSION_KEY, INPUT_NAME, OUTPUT_NAMES
+from .model_config import ModelConfig
+from .network import ImageNormalizer, check_config_matches
 
-__all__ = [
-    "CONFIG_KEY",
-    "FORMAT_VERSION_KEY",
-    "FORMAT_VERSION",
-    "INPUT_NAME",
-    "OUTPUT_NAMES",
-    "ExportWrapper",
-    "export_onnx",
-    "read_onnx_config",
-    "round_weights_to_half",
-]
-
-CONFIG_KEY = "hand_pose_25d.model_config"
-FORMAT_VERSION_KEY = "hand_pose_25d.format_version"
-FORMAT_VERSION = "1"
-INPUT_NAME = "image"
-OUTPUT_NAMES: Tuple[str, ...] = ("uv", "z_rel", "keypoint_scores", "handedness")
+__all__ = ["ExportWrapper", "export_onnx", "round_weights_to_half"]
 
 
 class ExportWrapper(nn.Module):
@@ -63,11 +42,7 @@ class ExportWrapper(nn.Module):
         check_config_matches(model, config)
         self.model = model
         self.input_size = config.input_size
-        mean = torch.tensor(config.image_mean, dtype=torch.float32).view(1, 3, 1, 1)
-        std = torch.tensor(config.image_std, dtype=torch.float32).view(1, 3, 1, 1)
-        # (x / 255 - mean) / std == x * scale + offset
-        self.register_buffer("scale", 1.0 / (255.0 * std), persistent=False)
-        self.register_buffer("offset", -mean / std, persistent=False)
+        self.normalize = ImageNormalizer(config)
 
     def forward(self, image: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         """uint8 (B, S, S, 3) RGB -> (uv, z_rel, keypoint_scores, handedness), float32."""
@@ -75,8 +50,7 @@ class ExportWrapper(nn.Module):
             s = self.input_size
             if image.dim() != 4 or tuple(image.shape[1:]) != (s, s, 3) or image.dtype != torch.uint8:
                 raise ValueError(f"expected a uint8 tensor (B, {s}, {s}, 3), got {image.dtype} {tuple(image.shape)}")
-        x = image.permute(0, 3, 1, 2).to(self.scale.dtype) * self.scale + self.offset
-        out = self.model(x)[-1]
+        out = self.model(self.normalize(image))[-1]
         return out["uv"], out["z"], out["confidence"], torch.sigmoid(out["handedness_logit"])
 
 
@@ -192,32 +166,3 @@ def _store_initializers_as_half(proto, min_elements: int = 64) -> None:
     nodes = casts + list(graph.node)
     del graph.node[:]
     graph.node.extend(nodes)
-
-
-def read_onnx_config(path: Union[str, os.PathLike]) -> ModelConfig:
-    """The :class:`ModelConfig` stored in an ONNX file written by :func:`export_onnx`.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: not a readable ONNX model, no ``hand_pose_25d.model_config`` metadata, an unsupported
-            format version, or an invalid stored config.
-    """
-    import onnx
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ONNX model not found: {path}")
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:
-        raise ValueError(f"{path} is not a readable ONNX model: {type(exc).__name__}: {exc}") from exc
-    meta = {p.key: p.value for p in proto.metadata_props}
-    if CONFIG_KEY not in meta:
-        raise ValueError(f"{path} has no {CONFIG_KEY!r} metadata: it was not exported by hand_pose_25d.export_onnx")
-    version = meta.get(FORMAT_VERSION_KEY)
-    if version != FORMAT_VERSION:
-        raise ValueError(f"{path}: unsupported {FORMAT_VERSION_KEY} {version!r} (this code reads {FORMAT_VERSION!r})")
-    try:
-        return ModelConfig.from_json(meta[CONFIG_KEY])
-    except ValueError as exc:
-        raise ValueError(f"{path}: invalid stored model config: {exc}") from exc

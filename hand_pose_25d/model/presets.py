@@ -16,9 +16,10 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Dict, Mapping
 
-from ..config import ModelConfig, from_dict
+from ..settings import from_dict
+from .model_config import ModelConfig
 
-__all__ = ["PRESETS", "DEFAULT_PRESET", "preset_names", "preset_config"]
+__all__ = ["PRESETS", "DEFAULT_PRESET", "preset_config"]
 
 _PAPER: Dict[str, Any] = {
     "head": "latent",
@@ -59,11 +60,6 @@ PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
 
 #: The preset used when none is named (CPU real time).
 DEFAULT_PRESET = "compact"
-
-
-def preset_names() -> tuple:
-    """Names of the presets."""
-    return tuple(PRESETS)
 
 
 def preset_config(name: str = DEFAULT_PRESET, **overrides: Any) -> ModelConfig:

@@ -20,53 +20,26 @@ from typing import Deque, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..camera import CameraCalibration, check_distortion
 from ..geometry import validate_intrinsics
 
 __all__ = [
     "CameraInfoError",
-    "CameraModel",
     "CameraInfoEntry",
     "CameraInfoBuffer",
     "camera_model_from_fields",
     "camera_model_from_msg",
     "check_image_size",
-    "SUPPORTED_DISTORTION_MODELS",
 ]
-
-#: Distortion models whose coefficients the reconstruction undoes (ROS names).
-SUPPORTED_DISTORTION_MODELS: Tuple[str, ...] = ("plumb_bob", "rational_polynomial")
-_DIST_SIZES = {"plumb_bob": (4, 5), "rational_polynomial": (8,)}
 
 
 class CameraInfoError(ValueError):
     """A camera_info that cannot be used (uncalibrated, NaN, unsupported distortion, size mismatch)."""
 
 
-@dataclass(frozen=True)
-class CameraModel:
-    """Intrinsics of the images one camera_info describes.
-
-    Attributes:
-        frame_id: the camera's optical frame.
-        stamp_ns: stamp of the camera_info in nanoseconds.
-        K: (3, 3) float64 intrinsics for pixels of the published image (binning and ROI applied).
-        dist_coeffs: (4,), (5,) or (8,) plumb_bob / rational_polynomial coefficients, or None for a pinhole
-            (undistorted or rectified) image.
-        width, height: size in pixels the images must have, 0 where the camera_info does not say.
-    """
-
-    frame_id: str
-    stamp_ns: int
-    K: np.ndarray
-    dist_coeffs: Optional[np.ndarray]
-    width: int
-    height: int
-
-
 def camera_model_from_fields(
     *,
     frame_id: str,
-    stamp_ns: int,
     k: Sequence[float],
     d: Sequence[float],
     distortion_model: str,
@@ -77,11 +50,11 @@ def camera_model_from_fields(
     binning_y: int = 0,
     roi: Tuple[int, int, int, int] = (0, 0, 0, 0),
     rectified: bool = False,
-) -> CameraModel:
+) -> CameraCalibration:
     """Validate the fields of a camera_info and derive the intrinsics of its images.
 
     Args:
-        frame_id, stamp_ns: header of the camera_info.
+        frame_id: the camera_info's frame (named in messages).
         k: the 9 entries of K (row-major); ``p`` the 12 entries of P.
         d, distortion_model: distortion coefficients and model name.
         width, height: calibrated resolution (0: unknown).
@@ -91,7 +64,8 @@ def camera_model_from_fields(
         rectified: the images are rectified: intrinsics from P's left 3x3, no distortion.
 
     Returns:
-        The :class:`CameraModel`; K follows the pixel-centre convention (integer coordinates are pixel centres),
+        The :class:`~hand_pose_25d.camera.CameraCalibration` of the published images (width and height 0
+        where the camera_info does not state them); K follows the pixel-centre convention (integer coordinates are pixel centres),
         so binning by b maps a full-resolution coordinate u to (u - x_offset + 0.5) / b - 0.5.
 
     Raises:
@@ -123,19 +97,12 @@ def camera_model_from_fields(
         D = np.asarray(d, dtype=np.float64).ravel()
         if not np.all(np.isfinite(D)):
             raise CameraInfoError(f"camera_info D contains NaN or infinite values ({distortion_model or 'no model'})")
-        if D.size and np.any(D):
-            if distortion_model not in SUPPORTED_DISTORTION_MODELS:
-                raise CameraInfoError(
-                    f"distortion model {distortion_model!r} is not supported (use "
-                    f"{', '.join(SUPPORTED_DISTORTION_MODELS)}), or publish rectified images (image_proc) and set "
-                    "input.rectified"
-                )
-            if D.size not in _DIST_SIZES[distortion_model]:
-                raise CameraInfoError(
-                    f"{distortion_model} distortion needs {' or '.join(map(str, _DIST_SIZES[distortion_model]))} "
-                    f"coefficients, got {D.size}"
-                )
-            dist = D
+        try:
+            dist = check_distortion(
+                D, distortion_model, "or publish rectified images (image_proc) and set input.rectified"
+            )
+        except ValueError as exc:
+            raise CameraInfoError(str(exc)) from None
 
     bx, by = max(int(binning_x), 1), max(int(binning_y), 1)
     x_off, y_off, roi_w, roi_h = (int(v) for v in roi)
@@ -149,15 +116,20 @@ def camera_model_from_fields(
         K = A @ K
     w = (int(width) if full_roi else roi_w) // bx
     h = (int(height) if full_roi else roi_h) // by
-    return CameraModel(frame_id=frame_id, stamp_ns=int(stamp_ns), K=K, dist_coeffs=dist, width=w, height=h)
+    return CameraCalibration(
+        width=w,
+        height=h,
+        K=K,
+        dist_coeffs=dist,
+        distortion_model=str(distortion_model or ""),
+        source=f"the camera_info of frame {frame_id!r}",
+    )
 
 
-def camera_model_from_msg(msg, rectified: bool = False) -> CameraModel:
+def camera_model_from_msg(msg, rectified: bool = False) -> CameraCalibration:
     """:func:`camera_model_from_fields` of a ``sensor_msgs/CameraInfo`` message."""
-    stamp = msg.header.stamp
     return camera_model_from_fields(
         frame_id=msg.header.frame_id,
-        stamp_ns=int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec),
         k=msg.k,
         d=msg.d,
         distortion_model=msg.distortion_model,
@@ -171,13 +143,12 @@ def camera_model_from_msg(msg, rectified: bool = False) -> CameraModel:
     )
 
 
-def check_image_size(model: CameraModel, width: int, height: int) -> None:
+def check_image_size(model: CameraCalibration, width: int, height: int) -> None:
     """``CameraInfoError`` if the camera_info states a size and the image has another one."""
-    if model.width and model.height and (model.width, model.height) != (int(width), int(height)):
-        raise CameraInfoError(
-            f"image is {width}x{height} but its camera_info describes {model.width}x{model.height} images "
-            "(K belongs to another resolution)"
-        )
+    try:
+        model.check_image_size(width, height)
+    except ValueError as exc:
+        raise CameraInfoError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -186,7 +157,7 @@ class CameraInfoEntry:
 
     frame_id: str
     stamp_ns: int
-    model: Optional[CameraModel]
+    model: Optional[CameraCalibration]
     error: Optional[str]
 
 

@@ -2,7 +2,7 @@
 
 Per hand (TF slot ``n``) two markers in the image's frame (the camera's optical frame, never a hard-coded
 ``map``): ``<prefix>_joints`` id n, a SPHERE_LIST with the 21 keypoints, and ``<prefix>_bones`` id n, a
-LINE_LIST with the 20 bones; coloured per finger. Each carries a lifetime, so a hand that is no longer
+LINE_LIST with the 20 bones; coloured per finger (:data:`hand_pose_25d.skeleton.FINGER_COLORS`). Each carries a lifetime, so a hand that is no longer
 published disappears from RViz by itself.
 """
 
@@ -12,30 +12,12 @@ from typing import Any, List, Sequence, Tuple
 
 import numpy as np
 
-from ..skeleton import BONES, FINGERS, NUM_KEYPOINTS
+from ..skeleton import BONES, NUM_KEYPOINTS, keypoint_colors
 
-__all__ = ["FINGER_COLORS", "keypoint_colors", "bone_segments", "hand_markers", "marker_array"]
-
-#: RGB (0..1) per finger; the wrist and palm bones are grey.
-FINGER_COLORS = {
-    "palm": (0.8, 0.8, 0.8),
-    "thumb": (1.0, 0.3, 0.3),
-    "index": (1.0, 0.8, 0.2),
-    "middle": (0.3, 0.9, 0.3),
-    "ring": (0.2, 0.7, 1.0),
-    "little": (0.8, 0.4, 1.0),
-}
+__all__ = ["bone_segments", "hand_markers", "marker_array"]
 
 JOINT_DIAMETER_M = 0.012
 BONE_WIDTH_M = 0.005
-
-
-def keypoint_colors() -> np.ndarray:
-    """(21, 3) RGB in 0..1: the wrist grey, every other keypoint in its finger's colour."""
-    colors = np.tile(np.asarray(FINGER_COLORS["palm"]), (NUM_KEYPOINTS, 1))
-    for finger, idx in FINGERS.items():
-        colors[list(idx)] = FINGER_COLORS[finger]
-    return colors
 
 
 def bone_segments(xyz: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

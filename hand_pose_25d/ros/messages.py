@@ -14,7 +14,7 @@ import numpy as np
 from ..inference.pipeline import SCALE_HAND_SIZE, HandPoseResult
 from ..skeleton import NUM_KEYPOINTS
 
-__all__ = ["publish_problem", "hand_pose_msg", "fill_hand_pose", "hand_pose_array_msg", "stamp_to_ns", "ns_to_stamp"]
+__all__ = ["publish_problem", "hand_pose_msg", "fill_hand_pose", "hand_pose_array_msg", "stamp_to_ns"]
 
 HANDEDNESS_CODES = {None: 0, "left": 1, "right": 2}  # HandPose.HANDEDNESS_UNKNOWN/LEFT/RIGHT
 SCALE_CODES = {"bone_prior": 0, SCALE_HAND_SIZE: 1}  # HandPose.SCALE_BONE_PRIOR/HAND_SIZE
@@ -25,25 +25,22 @@ def stamp_to_ns(stamp: Any) -> int:
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
-def ns_to_stamp(ns: int) -> Any:
-    """``builtin_interfaces/Time`` of integer nanoseconds (>= 0)."""
-    from builtin_interfaces.msg import Time
-
-    ns = int(ns)
-    if ns < 0:
-        raise ValueError(f"a ROS time cannot be negative, got {ns} ns")
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
-
-
 def publish_problem(result: HandPoseResult) -> Optional[str]:
     """Why ``result`` must not be published, or None when it is a finite, valid hand in front of the camera."""
     if not result.valid:
         return f"invalid hand ({result.status})"
     arrays = {
-        "xyz": result.xyz, "uv": result.uv, "z_rel": result.z_rel, "keypoint_scores": result.keypoint_scores,
-    }  # fmt: skip
-    shapes = {"xyz": (NUM_KEYPOINTS, 3), "uv": (NUM_KEYPOINTS, 2), "z_rel": (NUM_KEYPOINTS,),
-              "keypoint_scores": (NUM_KEYPOINTS,)}  # fmt: skip
+        "xyz": result.xyz,
+        "uv": result.uv,
+        "z_rel": result.z_rel,
+        "keypoint_scores": result.keypoint_scores,
+    }
+    shapes = {
+        "xyz": (NUM_KEYPOINTS, 3),
+        "uv": (NUM_KEYPOINTS, 2),
+        "z_rel": (NUM_KEYPOINTS,),
+        "keypoint_scores": (NUM_KEYPOINTS,),
+    }
     for name, arr in arrays.items():
         arr = np.asarray(arr)
         if arr.shape != shapes[name]:

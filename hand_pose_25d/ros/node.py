@@ -42,13 +42,14 @@ from visualization_msgs.msg import MarkerArray
 
 from hand_pose_25d_msgs.msg import HandPoseArray
 
-from ..config import NodeConfig
 from ..inference.pipeline import MIN_IMAGE_SIDE, HandPoseEstimator
+from ..inference.tracking import HandTracker, clip_roi
+from ..visualize import draw_overlay
 from .camera_info import CameraInfoBuffer, CameraInfoEntry, CameraInfoError, camera_model_from_msg, check_image_size
 from .image_conversion import ImageConverter, ImageFormatError, check_input_encoding, image_to_numpy, rgb8_to_image_msg
 from .markers import marker_array
 from .messages import hand_pose_array_msg, hand_pose_msg, publish_problem, stamp_to_ns
-from .overlay import draw_overlay
+from .node_config import NodeConfig
 from .params import (
     NODE_NAME,
     config_from_values,
@@ -58,7 +59,6 @@ from .params import (
 )
 from .runtime import FrameStats, KeyedThrottle, PendingFrames
 from .tf import TransformBroadcaster, keypoint_frame_names, keypoint_transforms
-from .tracking import HandTracker, clip_roi
 
 __all__ = ["HandPoseNode", "main", "EXIT_STARTUP_FAILURE"]
 
@@ -150,14 +150,17 @@ class HandPoseNode(Node):
 
     def _check_image(self, msg: Image) -> Optional[Tuple[str, str]]:
         """Cheap checks of an image message (no pixel copy): (throttle key, message) of its problem, or None."""
-        what = (f"image {msg.width}x{msg.height} {msg.encoding!r} ({msg.header.frame_id!r}) "
-                f"on {self.image_sub.topic_name}")  # fmt: skip
+        what = (
+            f"image {msg.width}x{msg.height} {msg.encoding!r} ({msg.header.frame_id!r}) on {self.image_sub.topic_name}"
+        )
         if min(msg.width, msg.height) < MIN_IMAGE_SIDE:
             return "image_small", f"{what} refused: too small, the network needs at least {MIN_IMAGE_SIDE} px per side"
         limit = self.config.input.max_image_side
         if max(msg.width, msg.height) > limit:
-            return "image_large", (f"{what} refused: larger than input.max_image_side = {limit} px "
-                                   "(downscale it, or raise the parameter up to 16384)")  # fmt: skip
+            return "image_large", (
+                f"{what} refused: larger than input.max_image_side = {limit} px "
+                "(downscale it, or raise the parameter up to 16384)"
+            )
         try:
             check_input_encoding(msg.encoding)
             image_to_numpy(msg.encoding, msg.height, msg.width, msg.step, bool(msg.is_bigendian), msg.data)
@@ -277,8 +280,11 @@ class HandPoseNode(Node):
                 if self._pending.closed or not rclpy.ok(context=self.context):
                     return
                 self.stats.count("refused")
-                self._warn("internal", f"frame dropped after an unexpected error: {type(exc).__name__}: {exc}\n"
-                                       f"{traceback.format_exc(limit=6)}")  # fmt: skip
+                self._warn(
+                    "internal",
+                    f"frame dropped after an unexpected error: {type(exc).__name__}: {exc}\n"
+                    f"{traceback.format_exc(limit=6)}",
+                )
 
     def stop(self) -> None:
         """Stop the worker thread (waits up to 5 s for the frame in progress)."""
@@ -380,7 +386,7 @@ class HandPoseNode(Node):
             self.markers_pub.publish(
                 marker_array(
                     [(th.track.slot, th.result.xyz) for th in shown], header, out.marker_lifetime, out.frame_prefix
-                )  # fmt: skip
+                )
             )
         if out.debug_image and self.debug_pub.get_subscription_count() > 0:
             overlay = draw_overlay(

@@ -1,7 +1,7 @@
-"""ROS 2 parameters of ``hand_pose_node``, derived from :class:`hand_pose_25d.config.NodeConfig`.
+"""ROS 2 parameters of ``hand_pose_node``, derived from :class:`hand_pose_25d.ros.node_config.NodeConfig`.
 
 Every setting of ``NodeConfig`` (the pipeline's included) becomes one parameter with a dotted name
-(``pipeline.min_hand_score``, ``tracking.crop_mode`` ...; see :func:`hand_pose_25d.config.parameter_specs`),
+(``pipeline.min_hand_score``, ``tracking.crop_mode`` ...; see :func:`hand_pose_25d.settings.parameter_specs`),
 declared with a ``ParameterDescriptor`` that carries its description, its range (``FloatingPointRange`` /
 ``IntegerRange``), its choices (in ``additional_constraints``) and ``read_only`` for settings that cannot change
 while the node runs. ``config/hand_pose.yaml`` is :func:`node_params_yaml` (never edited by hand).
@@ -15,7 +15,8 @@ from __future__ import annotations
 import sys
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar
 
-from ..config import NodeConfig, ParameterSpec, dump_yaml, parameter_specs, replace_flat
+from ..settings import ParameterSpec, dump_yaml, parameter_specs, replace_flat
+from .node_config import NodeConfig
 
 __all__ = [
     "NODE_NAME",
@@ -35,15 +36,22 @@ NODE_NAME = "hand_pose_node"
 
 #: rcl_interfaces/msg/ParameterType codes.
 ROS_TYPES: Dict[str, int] = {
-    "bool": 1, "int": 2, "float": 3, "str": 4, "bool_array": 6, "int_array": 7, "float_array": 8, "str_array": 9,
-}  # fmt: skip
+    "bool": 1,
+    "int": 2,
+    "float": 3,
+    "str": 4,
+    "bool_array": 6,
+    "int_array": 7,
+    "float_array": 8,
+    "str_array": 9,
+}
 
 T = TypeVar("T")
 
 _INT64_MAX = 2**63 - 1
 _YAML_HEADER = """\
 # Parameters of hand_pose_node (hand_pose_25d.ros.node), with their defaults.
-# Generated from hand_pose_25d.config.NodeConfig: do not edit by hand; regenerate with
+# Generated from hand_pose_25d.ros.node_config.NodeConfig: do not edit by hand; regenerate with
 #   hand-pose-25d config node > config/hand_pose.yaml
 # Use: ros2 run hand_pose_25d hand_pose_node --ros-args --params-file config/hand_pose.yaml
 #      python -m hand_pose_25d.ros.node --ros-args --params-file config/hand_pose.yaml
@@ -70,8 +78,10 @@ def _markdown_number(v: float) -> str:
 
 def node_params_markdown(config: Optional[NodeConfig] = None) -> str:
     """The parameter table of ``docs/ros.md`` and the README (Markdown), generated like the YAML."""
-    lines = ["| parameter | type | default | range / choices | dynamic | description |",
-             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines = [
+        "| parameter | type | default | range / choices | dynamic | description |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for spec in node_parameter_specs(config):
         if spec.choices:
             rng = ", ".join(str(c) for c in spec.choices)
@@ -81,8 +91,10 @@ def node_params_markdown(config: Optional[NodeConfig] = None) -> str:
             rng = f"{lo} .. {hi}"
         else:
             rng = ""
-        lines.append(f"| `{spec.name}` | {spec.type} | {_markdown_value(spec.default)} | {rng} | "
-                     f"{'yes' if spec.dynamic else 'no'} | {spec.description.replace('|', '/')} |")  # fmt: skip
+        lines.append(
+            f"| `{spec.name}` | {spec.type} | {_markdown_value(spec.default)} | {rng} | "
+            f"{'yes' if spec.dynamic else 'no'} | {spec.description.replace('|', '/')} |"
+        )
     return "\n".join(lines) + "\n"
 
 

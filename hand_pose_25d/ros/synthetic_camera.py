@@ -30,12 +30,12 @@ from typing import Any, List, Optional
 
 import numpy as np
 
-from ..config import setting
 from ..data.sample import HandSample
 from ..geometry import to_2p5d
+from ..inference.tracking import clip_roi, keypoint_box
+from ..settings import setting
 from ..skeleton import DEFAULT_REF_BONE, DEFAULT_ROOT
 from .messages import fill_hand_pose
-from .tracking import clip_roi, keypoint_box
 
 __all__ = ["SyntheticCameraConfig", "camera_info_fields", "ground_truth_fields", "main"]
 
@@ -46,22 +46,29 @@ NODE_NAME = "synthetic_camera"
 class SyntheticCameraConfig:
     """Parameters of the ``synthetic_camera`` node."""
 
-    rate: float = setting(30.0, description="Frames per second to publish (ticks that rendering misses are skipped).",
-                          min=0.1, max=240.0)  # fmt: skip
+    rate: float = setting(
+        30.0, description="Frames per second to publish (ticks that rendering misses are skipped).", min=0.1, max=240.0
+    )
     width: int = setting(640, description="Image width in pixels.", min=32, max=4096)
     height: int = setting(480, description="Image height in pixels.", min=32, max=4096)
     seed: int = setting(0, description="Seed of the sequence (hand, camera, background, motion).", min=0, max=2**31 - 1)
     frame_id: str = setting("camera_optical_frame", description="frame_id of the images (the camera's optical frame).")
     reliability: str = setting(
-        "best_effort", description="QoS reliability of image and camera_info (best_effort: sensor-data QoS).",
+        "best_effort",
+        description="QoS reliability of image and camera_info (best_effort: sensor-data QoS).",
         choices=("best_effort", "reliable"),
-    )  # fmt: skip
+    )
     depth: int = setting(5, description="QoS history depth of image and camera_info.", min=1, max=100)
     publish_roi: bool = setting(False, description="Also publish the true hand box on roi (a perfect detector).")
-    roi_padding: float = setting(0.0, description="Margin added on every side of the published roi, as a fraction "
-                                 "of the box's larger side.", min=0.0, max=2.0)  # fmt: skip
-    max_frames: int = setting(0, description="Stop after publishing this many frames (0: run until shut down).",
-                              min=0, max=2**31 - 1)  # fmt: skip
+    roi_padding: float = setting(
+        0.0,
+        description="Margin added on every side of the published roi, as a fraction of the box's larger side.",
+        min=0.0,
+        max=2.0,
+    )
+    max_frames: int = setting(
+        0, description="Stop after publishing this many frames (0: run until shut down).", min=0, max=2**31 - 1
+    )
 
 
 def camera_info_fields(K: np.ndarray, width: int, height: int) -> dict:

@@ -98,5 +98,3 @@ class TransformBroadcaster:
             self._impl.sendTransform(items)
         else:
             self._pub.publish(self._msg_type(transforms=items))
-
-    send_transform = sendTransform

@@ -1,1 +1,2 @@
-"""Training: settings, data mixing and the training loop (torch is imported by the loop only)."""
+"""Training: settings (:mod:`.train_config`), data mixing (:mod:`.data`) and the loop (:mod:`.trainer`, the only
+module that imports torch)."""

@@ -22,16 +22,17 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Sequence
 
 import numpy as np
 
-from ..config import ModelConfig, to_dict
 from ..crop import crop_intrinsics, dihedral_image, dihedral_matrix, transform_points
 from ..data.augment import AugmentConfig, photometric, training_crop
 from ..data.sample import HandSample
 from ..geometry import to_2p5d
-from .config import DatasetSpec
+from ..model.model_config import ModelConfig
+from ..settings import to_dict
+from .train_config import DatasetSpec
 
 Record = Dict[str, np.ndarray]
 
@@ -66,8 +67,8 @@ def sample_to_record(sample: HandSample, mc: ModelConfig) -> Record:
 
 
 def _synthetic_config(overrides: Dict[str, Any]):
-    from ..config import from_dict
     from ..data.synthetic import SyntheticConfig
+    from ..settings import from_dict
 
     return from_dict(SyntheticConfig, overrides or {})
 
@@ -75,10 +76,16 @@ def _synthetic_config(overrides: Dict[str, Any]):
 def cache_key(spec: DatasetSpec, mc: ModelConfig, synthetic: Dict[str, Any]) -> str:
     """Name of the cache folder: a hash of everything that changes the rendered crops."""
     blob = json.dumps(
-        {"v": CACHE_VERSION, "num": spec.num, "seed": spec.seed, "size": mc.input_size, "pad": mc.crop_padding,
-         "synthetic": to_dict(_synthetic_config(synthetic))},
+        {
+            "v": CACHE_VERSION,
+            "num": spec.num,
+            "seed": spec.seed,
+            "size": mc.input_size,
+            "pad": mc.crop_padding,
+            "synthetic": to_dict(_synthetic_config(synthetic)),
+        },
         sort_keys=True,
-    )  # fmt: skip
+    )
     return f"synth-s{spec.seed}-n{spec.num}-{mc.input_size}px-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
@@ -117,8 +124,10 @@ def build_synthetic_cache(
     images_path = folder / "images.npy"
     np.lib.format.open_memmap(images_path, mode="w+", dtype=np.uint8, shape=(spec.num, S, S, 3)).flush()
     chunk = 256
-    jobs = [(spec.seed, a, min(a + chunk, spec.num), S, mc.crop_padding, synthetic, str(images_path), spec.num)
-            for a in range(0, spec.num, chunk)]  # fmt: skip
+    jobs = [
+        (spec.seed, a, min(a + chunk, spec.num), S, mc.crop_padding, synthetic, str(images_path), spec.num)
+        for a in range(0, spec.num, chunk)
+    ]
     parts: List[Dict[str, np.ndarray]] = []
     bar = None
     if progress:

@@ -18,10 +18,11 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from ..config import ModelConfig, from_dict, to_dict
 from ..geometry import reconstruct_3d
-from .config import TrainConfig
+from ..model.model_config import ModelConfig
+from ..settings import from_dict, to_dict
 from .data import MixtureStream, bone_prior_from_sources, make_loader, prepare_sources, sample_to_record
+from .train_config import TrainConfig
 
 
 def _setup_distributed():
@@ -53,16 +54,6 @@ def _device(name: str, local_rank: int):
     return torch.device(name)
 
 
-def normalize_images(images, mc: ModelConfig):
-    """uint8 (B, S, S, 3) RGB tensor -> float (B, 3, S, S) normalised with the model's mean/std."""
-    import torch
-
-    x = images.permute(0, 3, 1, 2).float().div_(255.0)
-    mean = torch.tensor(mc.image_mean, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(mc.image_std, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
-
-
 def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
     """Linear warm-up to 1, then cosine decay to ``min_ratio`` at ``total`` steps."""
     if warmup > 0 and step < warmup:
@@ -84,8 +75,8 @@ class HeldOut:
     """A fixed set of held-out synthetic crops and the quick metrics computed on it during training."""
 
     def __init__(self, mc: ModelConfig, synthetic: Dict[str, Any], seed: int, num: int) -> None:
-        from ..config import from_dict as fd
         from ..data.synthetic import SyntheticConfig, SyntheticHands
+        from ..settings import from_dict as fd
 
         gen = SyntheticHands(fd(SyntheticConfig, synthetic or {}), seed=seed)
         samples = [gen.crop(i, out_size=mc.input_size, crop_padding=mc.crop_padding) for i in range(num)]
@@ -101,12 +92,14 @@ class HeldOut:
         import torch
 
         from .. import metrics as M
+        from ..model.network import ImageNormalizer
 
+        normalize = ImageNormalizer(self.mc).to(device)
         model.eval()
         uv, z = [], []
         with torch.inference_mode():
             for i in range(0, len(self.images), batch):
-                x = normalize_images(torch.from_numpy(self.images[i : i + batch]).to(device), self.mc)
+                x = normalize(torch.from_numpy(self.images[i : i + batch]).to(device))
                 out = model(x)[-1]
                 uv.append(out["uv"].float().cpu().numpy())
                 z.append(out["z"].float().cpu().numpy())
@@ -134,6 +127,7 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
 
     from ..model.checkpoint import build_model, load_checkpoint, save_checkpoint
     from ..model.losses import LossConfig, compute_loss
+    from ..model.network import ImageNormalizer
     from ..model.presets import preset_config
 
     world, rank, local = _setup_distributed()
@@ -147,8 +141,10 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
     if world > 1 and main:
         import torch.distributed as dist
 
-        print(f"distributed: {world} processes, backend {dist.get_backend()}, device {device}, "
-              f"{cfg.batch_size} crops per process and step")  # fmt: skip
+        print(
+            f"distributed: {world} processes, backend {dist.get_backend()}, device {device}, "
+            f"{cfg.batch_size} crops per process and step"
+        )
 
     state: Optional[Dict[str, Any]] = None
     if resume is not None:
@@ -161,13 +157,17 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
             wanted = to_dict(preset_config(cfg.model_preset, **cfg.model_overrides))
             differ = [k for k, v in wanted.items() if k != "bone_lengths" and to_dict(mc).get(k) != v]
             if differ:
-                print(f"warning: the checkpoint's model differs from model_preset/model_overrides of the config in "
-                      f"{', '.join(differ)}: training goes on with the checkpoint's model")  # fmt: skip
+                print(
+                    f"warning: the checkpoint's model differs from model_preset/model_overrides of the config in "
+                    f"{', '.join(differ)}: training goes on with the checkpoint's model"
+                )
     else:
         mc = preset_config(cfg.model_preset, **cfg.model_overrides)
         if main:
             prior = bone_prior_from_sources(cfg.datasets, cfg.synthetic, cfg.bone_prior_samples, cfg.seed)
-            mc = from_dict(ModelConfig, dict(to_dict(mc), bone_lengths=[[a, b, v] for (a, b), v in sorted(prior.items())]))
+            mc = from_dict(
+                ModelConfig, dict(to_dict(mc), bone_lengths=[[a, b, v] for (a, b), v in sorted(prior.items())])
+            )
         model = build_model(mc)
     if world > 1:
         import torch.distributed as dist
@@ -177,6 +177,7 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
         mc = ModelConfig.from_json(blob[0])
     loss_cfg = from_dict(LossConfig, cfg.loss)
     model = model.to(device)
+    normalize = ImageNormalizer(mc).to(device)
     if main:
         out.mkdir(parents=True, exist_ok=True)
         prepare_sources(cfg.datasets, mc, cfg.synthetic, cache_dir, workers=max(1, min(2, os.cpu_count() or 1)))
@@ -208,7 +209,9 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
     if state is not None and state.get("scaler") and scaler.is_enabled():
         scaler.load_state_dict(state["scaler"])
 
-    stream = MixtureStream(cfg.datasets, mc, cfg.synthetic, cfg.augment, cache_dir, seed=cfg.seed + 1000 * step, rank=rank)
+    stream = MixtureStream(
+        cfg.datasets, mc, cfg.synthetic, cfg.augment, cache_dir, seed=cfg.seed + 1000 * step, rank=rank
+    )
     loader = iter(make_loader(stream, cfg.batch_size, cfg.num_workers))
     held = HeldOut(mc, cfg.synthetic, cfg.eval_seed, cfg.eval_num) if main else None
 
@@ -254,7 +257,7 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
         while step < cfg.steps:
             batch = next(loader)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            x = normalize_images(batch["image"], mc)
+            x = normalize(batch["image"])
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
@@ -279,7 +282,9 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
                 sps = n_last / max(1e-9, now - t_last)
                 t_last, n_last = now, 0
                 lr = sched.get_last_lr()[0]
-                csv_writer.writerow([step, round(now - t0, 1), f"{lr:.3e}", f"{loss_value:.5f}", json.dumps(comps), f"{sps:.1f}"])
+                csv_writer.writerow(
+                    [step, round(now - t0, 1), f"{lr:.3e}", f"{loss_value:.5f}", json.dumps(comps), f"{sps:.1f}"]
+                )
                 csv_file.flush()
                 if writer:
                     writer.add_scalar("loss/total", loss_value, step)
@@ -288,8 +293,12 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
                     writer.add_scalar("lr", lr, step)
                     writer.add_scalar("samples_per_s", sps, step)
                 if bar:
-                    bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.1e}", sps=f"{sps:.0f}", **{
-                        k: f"{v:.3f}" for k, v in last_metrics.items() if k in ("val_epe3d_mm", "val_auc3d_20_50")})  # fmt: skip
+                    bar.set_postfix(
+                        loss=f"{loss_value:.4f}",
+                        lr=f"{lr:.1e}",
+                        sps=f"{sps:.0f}",
+                        **{k: f"{v:.3f}" for k, v in last_metrics.items() if k in ("val_epe3d_mm", "val_auc3d_20_50")},
+                    )
             if bar:
                 bar.update(1)
             if main and ((cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps):

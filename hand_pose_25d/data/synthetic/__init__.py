@@ -11,16 +11,16 @@ See ``docs/synthetic-data.md``. Typical use::
     seq = SyntheticSequence(seed=3, width=640, height=480, fps=30)
     sample = seq.frame(t)                                 # smooth motion, fixed background
 
-Modules: :mod:`.settings` (``SyntheticConfig``), :mod:`.hand_model` (kinematics, joint limits, pose sampling),
+Modules: :mod:`.synthetic_config` (``SyntheticConfig``), :mod:`.hand_model` (kinematics, joint limits, pose sampling),
 :mod:`.raycast` (primitives and z-buffer), :mod:`.appearance` (skin, backgrounds, degradations),
 :mod:`.scene` (camera, placement, objects, shading, visibility), :mod:`.core` (public API),
-:mod:`.export` (disk export / loading).
+:mod:`.dataset_export` (disk export / loading).
 """
 
 from .core import Rendered, SyntheticHands, SyntheticSequence
-from .export import ExportedDataset, export_dataset, load_exported
+from .dataset_export import ExportedDataset, export_dataset, load_exported
 from .hand_model import DOF_NAMES, GESTURES, JOINT_LIMITS_DEG, HandPose, HandShape
-from .settings import SyntheticConfig
+from .synthetic_config import SyntheticConfig
 
 __all__ = [
     "SyntheticConfig",

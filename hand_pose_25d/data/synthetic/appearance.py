@@ -12,10 +12,18 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
-from .settings import SyntheticConfig
+from .synthetic_config import SyntheticConfig
 
-__all__ = ["SKIN_PALETTE", "sample_skin", "random_color", "value_noise", "make_background", "Degradation",
-           "sample_degradation", "degrade"]  # fmt: skip
+__all__ = [
+    "SKIN_PALETTE",
+    "sample_skin",
+    "random_color",
+    "value_noise",
+    "make_background",
+    "Degradation",
+    "sample_degradation",
+    "degrade",
+]
 
 #: Skin tones (sRGB, 0-1) from very light to very dark; a sample interpolates between neighbours.
 SKIN_PALETTE = np.array(
@@ -181,8 +189,17 @@ def _clutter(rng: np.random.Generator, img: np.ndarray, count: int, skin_prob: f
             if skin:  # soft shading across the blob
                 inner = (axes[0] // 2, max(1, axes[1] // 2))
                 darker = tuple(c * 0.85 for c in col)
-                cv2.ellipse(img, (cx + axes[0] // 4, cy + axes[1] // 4), inner, float(rng.uniform(0, 180)), 0, 360,
-                            darker, -1, cv2.LINE_AA)  # fmt: skip
+                cv2.ellipse(
+                    img,
+                    (cx + axes[0] // 4, cy + axes[1] // 4),
+                    inner,
+                    float(rng.uniform(0, 180)),
+                    0,
+                    360,
+                    darker,
+                    -1,
+                    cv2.LINE_AA,
+                )
         elif kind == 2:
             x1, y1 = int(rng.integers(0, w)), int(rng.integers(0, h))
             cv2.line(img, (cx, cy), (x1, y1), col, int(rng.integers(1, max(2, longer // 40))), cv2.LINE_AA)

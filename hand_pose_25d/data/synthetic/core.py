@@ -9,9 +9,9 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from ...config import validate
 from ...crop import CropBox, box_from_keypoints, crop_intrinsics, crop_matrix, invert_affine, transform_points
 from ...geometry import project
+from ...settings import validate
 from ..sample import HandSample
 from .appearance import Degradation, degrade, make_background, sample_degradation
 from .hand_model import (
@@ -39,7 +39,7 @@ from .scene import (
     sample_intrinsics,
     sample_rotation,
 )
-from .settings import SyntheticConfig
+from .synthetic_config import SyntheticConfig
 
 __all__ = ["SyntheticHands", "SyntheticSequence", "Rendered"]
 
@@ -138,8 +138,10 @@ class SyntheticHands:
             if T is not None:
                 break
         if T is None:
-            raise ValueError(f"no placement of hand {index} fits a {width}x{height} image with distance_range "
-                               f"{cfg.distance_range}: widen the range or the image")  # fmt: skip
+            raise ValueError(
+                f"no placement of hand {index} fits a {width}x{height} image with distance_range "
+                f"{cfg.distance_range}: widen the range or the image"
+            )
         ra = self._rng(index, _LOOK)
         look = sample_appearance(ra, cfg)
         forearm = ra.random() < cfg.forearm_prob
@@ -151,15 +153,35 @@ class SyntheticHands:
         grasp = gesture in GRASP_GESTURES or (pose.kind == "synergy" and 30.0 <= curl <= 95.0)
         held = grasp and ro.random() < cfg.held_object_prob
         occl = ro.random() < cfg.occluder_prob
-        return build_scene(K, width, height, handedness, shape, pose, R, T, look, forearm=forearm, sleeve_from=sleeve,
-                           held_object=held, occluders=occl, rng=ro, posed=posed)  # fmt: skip
+        return build_scene(
+            K,
+            width,
+            height,
+            handedness,
+            shape,
+            pose,
+            R,
+            T,
+            look,
+            forearm=forearm,
+            sleeve_from=sleeve,
+            held_object=held,
+            occluders=occl,
+            rng=ro,
+            posed=posed,
+        )
 
     def _meta(self, mode: str, index: int, scene: Scene) -> Dict[str, object]:
         meta: Dict[str, object] = {
-            "source": "synthetic", "mode": mode, "seed": self.seed, "index": int(index),
-            "distance": float(scene.xyz[0, 2]), "pose_kind": scene.pose.kind,
-            "joint_angles_deg": scene.pose.angles.copy(), "bone_lengths": scene.shape.bone_lengths.copy(),
-        }  # fmt: skip
+            "source": "synthetic",
+            "mode": mode,
+            "seed": self.seed,
+            "index": int(index),
+            "distance": float(scene.xyz[0, 2]),
+            "pose_kind": scene.pose.kind,
+            "joint_angles_deg": scene.pose.angles.copy(),
+            "bone_lengths": scene.shape.bone_lengths.copy(),
+        }
         meta.update(scene.info)
         return meta
 
@@ -179,8 +201,15 @@ class SyntheticHands:
         image = degrade(img, deg, self._rng(index, _NOISE), r2)
         uv = project(scene.xyz, K)
         occ = keypoint_visibility(scene)
-        sample = HandSample(image=image, K=K, uv=uv, visible=occ & _inside(uv, width, height), xyz=scene.xyz.copy(),
-                            handedness=scene.handedness, meta=self._meta("frame", index, scene))  # fmt: skip
+        sample = HandSample(
+            image=image,
+            K=K,
+            uv=uv,
+            visible=occ & _inside(uv, width, height),
+            xyz=scene.xyz.copy(),
+            handedness=scene.handedness,
+            meta=self._meta("frame", index, scene),
+        )
         return Rendered(sample, scene, buf, K, (width, height), occ)
 
     def frame(self, index: int, width: int = 640, height: int = 480) -> HandSample:
@@ -256,10 +285,12 @@ class SyntheticHands:
         occ = keypoint_visibility(scene)
         visible = occ & _inside(uv_full, cw, ch) & _inside(uv, out_size, out_size)
         meta = self._meta("crop", index, scene)
-        meta.update({"K_full": K.copy(), "box": box, "A": A, "camera_size": (cw, ch), "render_size": res,
-                     "uv_full": uv_full})  # fmt: skip
-        sample = HandSample(image=image, K=K_crop, uv=uv, visible=visible, xyz=scene.xyz.copy(),
-                            handedness=scene.handedness, meta=meta)  # fmt: skip
+        meta.update(
+            {"K_full": K.copy(), "box": box, "A": A, "camera_size": (cw, ch), "render_size": res, "uv_full": uv_full}
+        )
+        sample = HandSample(
+            image=image, K=K_crop, uv=uv, visible=visible, xyz=scene.xyz.copy(), handedness=scene.handedness, meta=meta
+        )
         return Rendered(sample, scene, buf, K_src, (res, res), occ)
 
     def crop(self, index: int, out_size: int = 128, crop_padding: float = 1.3) -> HandSample:
@@ -365,14 +396,37 @@ class SyntheticSequence:
         # keep every keypoint in front of the camera
         if (rel[:, 2] + T[2]).min() < 0.06:
             T = T * (0.06 - rel[:, 2].min()) / T[2]
-        scene = build_scene(self.K, self.width, self.height, self.handedness, self.shape, pose, R, T, self.appearance,
-                            forearm=self.forearm, sleeve_from=self.sleeve)  # fmt: skip
+        scene = build_scene(
+            self.K,
+            self.width,
+            self.height,
+            self.handedness,
+            self.shape,
+            pose,
+            R,
+            T,
+            self.appearance,
+            forearm=self.forearm,
+            sleeve_from=self.sleeve,
+        )
         img = self._background.copy()
         render_layer(scene, self.K, self.width, self.height, img, np.random.default_rng([self.seed, 0, 1003]))
         image = degrade(img, self.degradation, np.random.default_rng([self.seed, int(t_index), 1004]), self._r2)
         uv = project(scene.xyz, self.K)
         vis = keypoint_visibility(scene) & _inside(uv, self.width, self.height)
-        meta = {"source": "synthetic-sequence", "seed": self.seed, "t_index": int(t_index),
-                "time": t_index / self.fps, "distance": float(scene.xyz[0, 2])}  # fmt: skip
-        return HandSample(image=image, K=self.K.copy(), uv=uv, visible=vis, xyz=scene.xyz.copy(),
-                          handedness=self.handedness, meta=meta)  # fmt: skip
+        meta = {
+            "source": "synthetic-sequence",
+            "seed": self.seed,
+            "t_index": int(t_index),
+            "time": t_index / self.fps,
+            "distance": float(scene.xyz[0, 2]),
+        }
+        return HandSample(
+            image=image,
+            K=self.K.copy(),
+            uv=uv,
+            visible=vis,
+            xyz=scene.xyz.copy(),
+            handedness=self.handedness,
+            meta=meta,
+        )

@@ -38,10 +38,16 @@ LONG_FINGERS: Tuple[str, ...] = ("index", "middle", "ring", "little")
 #: Finger MCP abduction is positive towards the thumb (radial); flexion is positive towards the palm.
 #: ``palm_cup`` flexes the ring and little metacarpals (transverse arch); ``wrist_*`` only move the forearm.
 DOF_NAMES: Tuple[str, ...] = (
-    "thumb_cmc_flex", "thumb_cmc_abd", "thumb_mcp_flex", "thumb_mcp_abd", "thumb_ip_flex",
+    "thumb_cmc_flex",
+    "thumb_cmc_abd",
+    "thumb_mcp_flex",
+    "thumb_mcp_abd",
+    "thumb_ip_flex",
     *(f"{f}_{j}" for f in LONG_FINGERS for j in ("mcp_flex", "mcp_abd", "pip_flex", "dip_flex")),
-    "palm_cup", "wrist_flex", "wrist_dev",
-)  # fmt: skip
+    "palm_cup",
+    "wrist_flex",
+    "wrist_dev",
+)
 _DOF = {name: i for i, name in enumerate(DOF_NAMES)}
 NUM_DOF = len(DOF_NAMES)
 
@@ -52,18 +58,26 @@ JOINT_LIMITS_DEG: Dict[str, Tuple[float, float]] = {
     "thumb_mcp_flex": (-10.0, 60.0),
     "thumb_mcp_abd": (-10.0, 10.0),
     "thumb_ip_flex": (-15.0, 80.0),
-    "index_mcp_flex": (-25.0, 90.0), "index_mcp_abd": (-15.0, 22.0),
-    "index_pip_flex": (-5.0, 110.0), "index_dip_flex": (-5.0, 85.0),
-    "middle_mcp_flex": (-25.0, 90.0), "middle_mcp_abd": (-15.0, 15.0),
-    "middle_pip_flex": (-5.0, 110.0), "middle_dip_flex": (-5.0, 85.0),
-    "ring_mcp_flex": (-25.0, 90.0), "ring_mcp_abd": (-20.0, 12.0),
-    "ring_pip_flex": (-5.0, 110.0), "ring_dip_flex": (-5.0, 85.0),
-    "little_mcp_flex": (-25.0, 95.0), "little_mcp_abd": (-30.0, 10.0),
-    "little_pip_flex": (-5.0, 110.0), "little_dip_flex": (-5.0, 85.0),
+    "index_mcp_flex": (-25.0, 90.0),
+    "index_mcp_abd": (-15.0, 22.0),
+    "index_pip_flex": (-5.0, 110.0),
+    "index_dip_flex": (-5.0, 85.0),
+    "middle_mcp_flex": (-25.0, 90.0),
+    "middle_mcp_abd": (-15.0, 15.0),
+    "middle_pip_flex": (-5.0, 110.0),
+    "middle_dip_flex": (-5.0, 85.0),
+    "ring_mcp_flex": (-25.0, 90.0),
+    "ring_mcp_abd": (-20.0, 12.0),
+    "ring_pip_flex": (-5.0, 110.0),
+    "ring_dip_flex": (-5.0, 85.0),
+    "little_mcp_flex": (-25.0, 95.0),
+    "little_mcp_abd": (-30.0, 10.0),
+    "little_pip_flex": (-5.0, 110.0),
+    "little_dip_flex": (-5.0, 85.0),
     "palm_cup": (0.0, 18.0),
     "wrist_flex": (-70.0, 70.0),
     "wrist_dev": (-25.0, 35.0),
-}  # fmt: skip
+}
 LIMITS_LO = np.array([JOINT_LIMITS_DEG[n][0] for n in DOF_NAMES])
 LIMITS_HI = np.array([JOINT_LIMITS_DEG[n][1] for n in DOF_NAMES])
 
@@ -92,9 +106,12 @@ _THUMB_TWIST = (15.0, 0.0)
 _BONE_INDEX = {bone: i for i, bone in enumerate(BONES)}
 _DEFAULT_LENGTHS = np.array([DEFAULT_BONE_LENGTHS[b] for b in BONES])
 FINGER_CHAINS: Dict[str, Tuple[int, int, int, int]] = {
-    "thumb": (1, 2, 3, 4), "index": (5, 6, 7, 8), "middle": (9, 10, 11, 12), "ring": (13, 14, 15, 16),
+    "thumb": (1, 2, 3, 4),
+    "index": (5, 6, 7, 8),
+    "middle": (9, 10, 11, 12),
+    "ring": (13, 14, 15, 16),
     "little": (17, 18, 19, 20),
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -173,35 +190,119 @@ _HALF = _finger_state(40.0, 0.0, 50.0)
 #: Canonical gestures: per long finger (mcp_flex, mcp_abd, pip, dip), thumb (cmc_flex, cmc_abd, mcp, mcp_abd, ip),
 #: palm cup. Angles in degrees.
 GESTURES: Dict[str, Dict[str, Tuple[float, ...]]] = {
-    "open": {"index": (0, 12, 0, 0), "middle": (0, 0, 0, 0), "ring": (0, -8, 0, 0), "little": (0, -18, 0, 0),
-             "thumb": (-15, 5, 5, 0, 5), "cup": (2,)},
-    "relaxed": {"index": (15, 4, 20, 10), "middle": (20, 0, 25, 12), "ring": (25, -3, 30, 15),
-                "little": (30, -6, 32, 16), "thumb": (0, 15, 15, 0, 15), "cup": (6,)},
-    "fist": {"index": _CURLED, "middle": _CURLED, "ring": _CURLED, "little": _CURLED,
-             "thumb": (40, 20, 45, 0, 40), "cup": (12,)},
-    "point": {"index": _STRAIGHT, "middle": _CURLED, "ring": _CURLED, "little": _CURLED,
-              "thumb": (35, 20, 40, 0, 40), "cup": (10,)},
-    "pinch": {"index": (35, 0, 45, 25), "middle": (10, 0, 15, 8), "ring": (8, -4, 10, 5), "little": (6, -10, 8, 4),
-              "thumb": (20, 45, 20, 0, 20), "cup": (6,)},
-    "ok": {"index": (40, 5, 55, 30), "middle": (5, 0, 5, 3), "ring": (5, -8, 5, 3), "little": (5, -18, 5, 3),
-           "thumb": (22, 48, 25, 0, 25), "cup": (5,)},
-    "thumbs_up": {"index": _CURLED, "middle": _CURLED, "ring": _CURLED, "little": _CURLED,
-                  "thumb": (25, 5, 0, 0, 0), "cup": (12,)},
-    "victory": {"index": (0, 16, 3, 2), "middle": (0, -8, 3, 2), "ring": _CURLED, "little": _CURLED,
-                "thumb": (35, 20, 40, 0, 40), "cup": (10,)},
-    "grasp_cylinder": {"index": (50, 0, 60, 35), "middle": (52, 0, 62, 36), "ring": (54, -2, 62, 36),
-                       "little": (56, -5, 60, 34), "thumb": (15, 45, 15, 0, 15), "cup": (10,)},
-    "grasp_sphere": {"index": (35, 12, 40, 25), "middle": (38, 0, 42, 25), "ring": (40, -8, 42, 25),
-                     "little": (42, -16, 40, 24), "thumb": (5, 45, 15, 0, 20), "cup": (12,)},
-    "three": {"index": _STRAIGHT, "middle": _STRAIGHT, "ring": _STRAIGHT, "little": _CURLED,
-              "thumb": (35, 28, 35, 0, 40), "cup": (8,)},
-    "call": {"index": _CURLED, "middle": _CURLED, "ring": _CURLED, "little": (0, -20, 3, 2),
-             "thumb": (-12, 20, 0, 0, 0), "cup": (10,)},
-    "rock": {"index": (0, 10, 3, 2), "middle": _CURLED, "ring": _CURLED, "little": (0, -18, 3, 2),
-             "thumb": (32, 25, 35, 0, 40), "cup": (8,)},
-    "claw": {"index": (10, 8, 75, 55), "middle": (10, 0, 80, 55), "ring": (12, -6, 80, 55),
-             "little": (15, -14, 75, 50), "thumb": (5, 35, 25, 0, 40), "cup": (8,)},
-}  # fmt: skip
+    "open": {
+        "index": (0, 12, 0, 0),
+        "middle": (0, 0, 0, 0),
+        "ring": (0, -8, 0, 0),
+        "little": (0, -18, 0, 0),
+        "thumb": (-15, 5, 5, 0, 5),
+        "cup": (2,),
+    },
+    "relaxed": {
+        "index": (15, 4, 20, 10),
+        "middle": (20, 0, 25, 12),
+        "ring": (25, -3, 30, 15),
+        "little": (30, -6, 32, 16),
+        "thumb": (0, 15, 15, 0, 15),
+        "cup": (6,),
+    },
+    "fist": {
+        "index": _CURLED,
+        "middle": _CURLED,
+        "ring": _CURLED,
+        "little": _CURLED,
+        "thumb": (40, 20, 45, 0, 40),
+        "cup": (12,),
+    },
+    "point": {
+        "index": _STRAIGHT,
+        "middle": _CURLED,
+        "ring": _CURLED,
+        "little": _CURLED,
+        "thumb": (35, 20, 40, 0, 40),
+        "cup": (10,),
+    },
+    "pinch": {
+        "index": (35, 0, 45, 25),
+        "middle": (10, 0, 15, 8),
+        "ring": (8, -4, 10, 5),
+        "little": (6, -10, 8, 4),
+        "thumb": (20, 45, 20, 0, 20),
+        "cup": (6,),
+    },
+    "ok": {
+        "index": (40, 5, 55, 30),
+        "middle": (5, 0, 5, 3),
+        "ring": (5, -8, 5, 3),
+        "little": (5, -18, 5, 3),
+        "thumb": (22, 48, 25, 0, 25),
+        "cup": (5,),
+    },
+    "thumbs_up": {
+        "index": _CURLED,
+        "middle": _CURLED,
+        "ring": _CURLED,
+        "little": _CURLED,
+        "thumb": (25, 5, 0, 0, 0),
+        "cup": (12,),
+    },
+    "victory": {
+        "index": (0, 16, 3, 2),
+        "middle": (0, -8, 3, 2),
+        "ring": _CURLED,
+        "little": _CURLED,
+        "thumb": (35, 20, 40, 0, 40),
+        "cup": (10,),
+    },
+    "grasp_cylinder": {
+        "index": (50, 0, 60, 35),
+        "middle": (52, 0, 62, 36),
+        "ring": (54, -2, 62, 36),
+        "little": (56, -5, 60, 34),
+        "thumb": (15, 45, 15, 0, 15),
+        "cup": (10,),
+    },
+    "grasp_sphere": {
+        "index": (35, 12, 40, 25),
+        "middle": (38, 0, 42, 25),
+        "ring": (40, -8, 42, 25),
+        "little": (42, -16, 40, 24),
+        "thumb": (5, 45, 15, 0, 20),
+        "cup": (12,),
+    },
+    "three": {
+        "index": _STRAIGHT,
+        "middle": _STRAIGHT,
+        "ring": _STRAIGHT,
+        "little": _CURLED,
+        "thumb": (35, 28, 35, 0, 40),
+        "cup": (8,),
+    },
+    "call": {
+        "index": _CURLED,
+        "middle": _CURLED,
+        "ring": _CURLED,
+        "little": (0, -20, 3, 2),
+        "thumb": (-12, 20, 0, 0, 0),
+        "cup": (10,),
+    },
+    "rock": {
+        "index": (0, 10, 3, 2),
+        "middle": _CURLED,
+        "ring": _CURLED,
+        "little": (0, -18, 3, 2),
+        "thumb": (32, 25, 35, 0, 40),
+        "cup": (8,),
+    },
+    "claw": {
+        "index": (10, 8, 75, 55),
+        "middle": (10, 0, 80, 55),
+        "ring": (12, -6, 80, 55),
+        "little": (15, -14, 75, 50),
+        "thumb": (5, 35, 25, 0, 40),
+        "cup": (8,),
+    },
+}
 GRASP_GESTURES = ("grasp_cylinder", "grasp_sphere")
 CONTACT_GESTURES = ("pinch", "ok")
 
@@ -463,9 +564,7 @@ class Part:
 
 #: Max depth (m) of the hand surface in front of each keypoint for the keypoint to count as visible, before
 #: scaling: MCPs sit under the palm pad, the wrist inside the wrist.
-_SURFACE_DEPTH = np.array(
-    [0.030, 0.026, 0.018, 0.015, 0.006] + [0.022, 0.015, 0.013, 0.006] * 4
-)  # fmt: skip
+_SURFACE_DEPTH = np.array([0.030, 0.026, 0.018, 0.015, 0.006] + [0.022, 0.015, 0.013, 0.006] * 4)
 
 
 #: Radius of the forearm at the elbow end, for clearance computations (times scale x thickness).

@@ -44,27 +44,53 @@ def _cone_table(A: np.ndarray, B: np.ndarray, ra: np.ndarray, rb: np.ndarray) ->
     AA = np.einsum("ij,ij->i", A, A)
     BB = np.einsum("ij,ij->i", B, B)
     e = ra + Aw * sn
-    return {  # fmt: skip
-        "Ax": A[:, 0], "Ay": A[:, 1], "Az": A[:, 2], "Bx": B[:, 0], "By": B[:, 1], "Bz": B[:, 2],
-        "wx": w[:, 0], "wy": w[:, 1], "wz": w[:, 2], "ra": ra, "rb": rb, "L": L, "sn": sn, "cs": np.sqrt(c2),
-        "c2": c2, "Aw": Aw, "k1": c2 * Aw + e * sn, "cc": c2 * (AA - Aw * Aw) - e * e,
-        "ccA": AA - ra * ra, "ccB": BB - rb * rb,
+    return {
+        "Ax": A[:, 0],
+        "Ay": A[:, 1],
+        "Az": A[:, 2],
+        "Bx": B[:, 0],
+        "By": B[:, 1],
+        "Bz": B[:, 2],
+        "wx": w[:, 0],
+        "wy": w[:, 1],
+        "wz": w[:, 2],
+        "ra": ra,
+        "rb": rb,
+        "L": L,
+        "sn": sn,
+        "cs": np.sqrt(c2),
+        "c2": c2,
+        "Aw": Aw,
+        "k1": c2 * Aw + e * sn,
+        "cc": c2 * (AA - Aw * Aw) - e * e,
+        "ccA": AA - ra * ra,
+        "ccB": BB - rb * rb,
         # lateral surface valid for axial coordinates s in [slo, shi]; empty where one sphere contains the other
-        "slo": np.where(ok, ra * sn, 1.0), "shi": np.where(ok, L + rb * sn, -1.0),
+        "slo": np.where(ok, ra * sn, 1.0),
+        "shi": np.where(ok, L + rb * sn, -1.0),
         # the same bounds for s + Aw = t (d.w) (saves one subtraction per pixel)
-        "slo_Aw": np.where(ok, ra * sn + Aw, 1.0), "shi_Aw": np.where(ok, L + rb * sn + Aw, -1.0),
+        "slo_Aw": np.where(ok, ra * sn + Aw, 1.0),
+        "shi_Aw": np.where(ok, L + rb * sn + Aw, -1.0),
         # tan of the half-angle, for the normals
         "tan": sn / np.sqrt(c2),
-    }  # fmt: skip
+    }
 
 
 def _ellipsoid_table(c: np.ndarray, axes: np.ndarray) -> Dict[str, np.ndarray]:
     """Constants of ellipsoids: centres (n, 3), semi-axis matrices (n, 3, 3) (columns = semi-axes)."""
     M = np.linalg.inv(axes)  # maps camera-frame offsets to unit-sphere coordinates
     o = -np.einsum("nij,nj->ni", M, c)
-    tab = {"cx": c[:, 0], "cy": c[:, 1], "cz": c[:, 2], "ox": o[:, 0], "oy": o[:, 1], "oz": o[:, 2],
-           "cc": np.einsum("ni,ni->n", o, o) - 1.0,
-           "centre3": c, "extent3": np.sqrt((axes**2).sum(axis=2))}  # fmt: skip
+    tab = {
+        "cx": c[:, 0],
+        "cy": c[:, 1],
+        "cz": c[:, 2],
+        "ox": o[:, 0],
+        "oy": o[:, 1],
+        "oz": o[:, 2],
+        "cc": np.einsum("ni,ni->n", o, o) - 1.0,
+        "centre3": c,
+        "extent3": np.sqrt((axes**2).sum(axis=2)),
+    }
     for i in range(3):
         for j in range(3):
             tab[f"m{i}{j}"] = M[:, i, j]
@@ -74,8 +100,16 @@ def _ellipsoid_table(c: np.ndarray, axes: np.ndarray) -> Dict[str, np.ndarray]:
 def _box_table(c: np.ndarray, R: np.ndarray, half: np.ndarray) -> Dict[str, np.ndarray]:
     """Constants of boxes: centres (n, 3), rotations (n, 3, 3) (columns = box axes), half extents (n, 3)."""
     o = -np.einsum("nji,nj->ni", R, c)  # camera origin in box coordinates
-    tab = {"ox": o[:, 0], "oy": o[:, 1], "oz": o[:, 2], "hx": half[:, 0], "hy": half[:, 1], "hz": half[:, 2],
-           "centre3": c, "extent3": np.einsum("nij,nj->ni", np.abs(R), half)}  # fmt: skip
+    tab = {
+        "ox": o[:, 0],
+        "oy": o[:, 1],
+        "oz": o[:, 2],
+        "hx": half[:, 0],
+        "hy": half[:, 1],
+        "hz": half[:, 2],
+        "centre3": c,
+        "extent3": np.einsum("nij,nj->ni", np.abs(R), half),
+    }
     for i in range(3):
         for j in range(3):
             tab[f"r{i}{j}"] = R[:, i, j]
@@ -251,8 +285,9 @@ class PrimitiveSet:
         half = np.asarray(half, np.float64)
         if np.any(half <= 0):
             raise ValueError(f"box half extents must be positive, got {half}")
-        return self._add(BOX, (np.asarray(centre, np.float64), np.asarray(rotation, np.float64), half), material, (),
-                         None)  # fmt: skip
+        return self._add(
+            BOX, (np.asarray(centre, np.float64), np.asarray(rotation, np.float64), half), material, (), None
+        )
 
     def raw(self, pid: int) -> tuple:
         """Defining parameters of primitive ``pid`` (see the ``add_*`` methods)."""
@@ -270,13 +305,18 @@ class PrimitiveSet:
                     continue
                 rows = [self._raw[i] for i in ids]
                 if kind == CONE:
-                    tab = _cone_table(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
-                                      np.array([r[2] for r in rows]), np.array([r[3] for r in rows]))  # fmt: skip
+                    tab = _cone_table(
+                        np.array([r[0] for r in rows]),
+                        np.array([r[1] for r in rows]),
+                        np.array([r[2] for r in rows]),
+                        np.array([r[3] for r in rows]),
+                    )
                 elif kind == ELLIPSOID:
                     tab = _ellipsoid_table(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]))
                 else:
-                    tab = _box_table(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
-                                     np.array([r[2] for r in rows]))  # fmt: skip
+                    tab = _box_table(
+                        np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
+                    )
                 tabs[kind] = (ids, tab)
             self._tables = tabs
         return self._tables
@@ -367,8 +407,14 @@ def _screen_boxes_tight(
         rad = np.hypot(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) / 2.0
         for j, pid in enumerate(cones):
             if not behind[j]:
-                capsules[pid] = (float(centre[j, 0]), float(centre[j, 1]), float(rad[j]),
-                                 float(centre[n + j, 0]), float(centre[n + j, 1]), float(rad[n + j]))  # fmt: skip
+                capsules[pid] = (
+                    float(centre[j, 0]),
+                    float(centre[j, 1]),
+                    float(rad[j]),
+                    float(centre[n + j, 0]),
+                    float(centre[n + j, 1]),
+                    float(rad[n + j]),
+                )
     return boxes, capsules
 
 

@@ -26,7 +26,7 @@ from .hand_model import (
     surface_depths,
 )
 from .raycast import CONE, PrimitiveSet, RenderBuffers, render_primitives
-from .settings import SyntheticConfig
+from .synthetic_config import SyntheticConfig
 
 __all__ = [
     "Appearance",
@@ -115,10 +115,12 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """Rotation matrix (3, 3) of a unit quaternion (w, x, y, z)."""
     w, x, y, z = q / np.linalg.norm(q)
     return np.array(
-        [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-         [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-         [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]
-    )  # fmt: skip
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def matrix_to_quat(R: np.ndarray) -> np.ndarray:
@@ -210,13 +212,21 @@ def sample_appearance(rng: np.random.Generator, cfg: SyntheticConfig) -> Appeara
     amb_tint = np.exp(rng.normal(0, 0.06, 3)).astype(np.float32)
     specular = float(rng.uniform(0.03, 0.25)) if rng.random() < cfg.specular_prob else 0.0
     return Appearance(
-        skin=skin.astype(np.float32), palm_skin=palm.astype(np.float32), nail=nail,
-        sleeve=random_color(rng), light_dir=ldir, light_color=light,
-        ambient=float(rng.uniform(*cfg.ambient_range)), ambient_color=amb_tint, wrap=float(rng.uniform(0.0, 0.5)),
-        specular=specular, shininess=float(rng.uniform(6, 40)),
+        skin=skin.astype(np.float32),
+        palm_skin=palm.astype(np.float32),
+        nail=nail,
+        sleeve=random_color(rng),
+        light_dir=ldir,
+        light_color=light,
+        ambient=float(rng.uniform(*cfg.ambient_range)),
+        ambient_color=amb_tint,
+        wrap=float(rng.uniform(0.0, 0.5)),
+        specular=specular,
+        shininess=float(rng.uniform(6, 40)),
         albedo_noise=cfg.albedo_noise * float(rng.uniform(0.3, 1.0)),
-        albedo_cells=float(rng.uniform(1.5, 5.0)), skin_material=not glove,
-    )  # fmt: skip
+        albedo_cells=float(rng.uniform(1.5, 5.0)),
+        skin_material=not glove,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -436,10 +446,23 @@ def build_scene(
             materials.append(sample_skin(rng)[0] if rng.random() < 0.1 else random_color(rng))
         info["occluders"] = n
     return Scene(
-        K=np.asarray(K, np.float64), width=int(width), height=int(height), handedness=handedness, shape=shape,
-        pose=pose, G=G, T=T, xyz=xyz, prims=prims, num_hand=num_hand, materials=np.asarray(materials, np.float32),
-        palm_normal=G @ posed.palm_frame[:, 2], surface_depth=surface_depths(shape), appearance=appearance, info=info,
-    )  # fmt: skip
+        K=np.asarray(K, np.float64),
+        width=int(width),
+        height=int(height),
+        handedness=handedness,
+        shape=shape,
+        pose=pose,
+        G=G,
+        T=T,
+        xyz=xyz,
+        prims=prims,
+        num_hand=num_hand,
+        materials=np.asarray(materials, np.float32),
+        palm_normal=G @ posed.palm_frame[:, 2],
+        surface_depth=surface_depths(shape),
+        appearance=appearance,
+        info=info,
+    )
 
 
 def place_hand(
@@ -494,8 +517,11 @@ def place_hand(
                     continue
                 pix = X[:, :2] / X[:, 2:3] @ K[:2, :2].T + K[:2, 2]
                 if inside:
-                    ok = bool(np.all(pix >= m - 0.5) and np.all(pix[:, 0] <= width - 0.5 - m)
-                              and np.all(pix[:, 1] <= height - 0.5 - m))  # fmt: skip
+                    ok = bool(
+                        np.all(pix >= m - 0.5)
+                        and np.all(pix[:, 0] <= width - 0.5 - m)
+                        and np.all(pix[:, 1] <= height - 0.5 - m)
+                    )
                 else:
                     c = (pix.min(axis=0) + pix.max(axis=0)) / 2
                     ok = 0 <= c[0] <= width - 1 and 0 <= c[1] <= height - 1
@@ -594,8 +620,8 @@ def shade(buf: RenderBuffers, scene: Scene, rng: np.random.Generator) -> np.ndar
         field = cv2.resize(g, (w, h), interpolation=cv2.INTER_LINEAR).ravel()[buf.hit]
         fac = np.float32(1.0) + (field - np.float32(0.5)) * (np.float32(2 * ap.albedo_noise) * skin)
         alb = [alb[c] * fac for c in range(3)]
-    l = ap.light_dir.astype(np.float32)
-    ndl = nx * l[0] + ny * l[1] + nz * l[2]
+    light = ap.light_dir.astype(np.float32)
+    ndl = nx * light[0] + ny * light[1] + nz * light[2]
     diff = np.minimum(np.maximum((ndl + np.float32(ap.wrap)) * np.float32(1.0 / (1.0 + ap.wrap)), 0), 1)
     hemi = np.float32(0.75 * ap.ambient) - np.float32(0.25 * ap.ambient) * ny  # sky light from above (-y)
     lc, ac = ap.light_color, ap.ambient_color
@@ -603,7 +629,7 @@ def shade(buf: RenderBuffers, scene: Scene, rng: np.random.Generator) -> np.ndar
     if ap.specular > 0:
         px, py, pz = (np.ascontiguousarray(buf.points[:, i]) for i in range(3))
         inv = np.float32(-1.0) / np.sqrt(px * px + py * py + pz * pz)
-        hx, hy, hz = px * inv + l[0], py * inv + l[1], pz * inv + l[2]
+        hx, hy, hz = px * inv + light[0], py * inv + light[1], pz * inv + light[2]
         hn = np.float32(1.0) / np.maximum(np.sqrt(hx * hx + hy * hy + hz * hz), np.float32(1e-9))
         spec = np.maximum((nx * hx + ny * hy + nz * hz) * hn, 0) ** np.float32(ap.shininess) * (ndl > 0)
         spec *= np.float32(ap.specular)
