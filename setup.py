@@ -30,6 +30,8 @@ setup(
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18"],
         "tensorrt": ["onnx>=1.16", "tensorrt>=10.0"],
         "plot": ["matplotlib>=3.7"],
+        # reading MediaPipe's .tflite files at set-up (hand-pose-25d setup-models) and checking the conversion
+        "pretrained": ["tflite>=2.18", "flatbuffers>=23", "ai-edge-litert>=1.2"],
         "test": ["pytest>=7", "pytest-timeout>=2", "ruff==0.17.6"],
     },
     zip_safe=True,

@@ -22,6 +22,7 @@ COMMANDS = {
     "bench": "bench",
     "synth": "synth",
     "config": "show_config",
+    "setup-models": "setup_models",
 }
 
 

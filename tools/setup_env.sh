@@ -3,7 +3,8 @@
 #   1. .venv with Python 3.11 (3.10+ accepted), pip up to date
 #   2. torch==2.13.0 first, so that pip never resolves a multi-GB CUDA build of torch
 #   3. the project itself, editable, with the train, onnx and test extras
-#   4. the ROS 2 runtime from PyPI plus our interface packages (tools/setup_ros.sh), unless HAND_POSE_NO_ROS=1
+#   4. the palm detector (hand-pose-25d setup-models), unless HAND_POSE_NO_DETECTOR=1
+#   5. the ROS 2 runtime from PyPI plus our interface packages (tools/setup_ros.sh), unless HAND_POSE_NO_ROS=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -44,9 +45,15 @@ fi
 stamp="$VENV/.hand_pose_25d.stamp"
 want=$(cat setup.py setup.cfg | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VENV/bin/python" -c "import hand_pose_25d" 2>/dev/null; then
-  say "installing hand_pose_25d (editable) with extras train, onnx, test"
-  "${PIP[@]}" -e ".[train,onnx,test]"
+  say "installing hand_pose_25d (editable) with extras train, onnx, test, pretrained"
+  "${PIP[@]}" -e ".[train,onnx,test,pretrained]"
   echo "$want" > "$stamp"
+fi
+
+# 4. the palm detector, converted from the mediapipe 0.10.21 wheel (fetched from PyPI once); best effort: without it
+#    the node searches the full image and says so. HAND_POSE_NO_DETECTOR=1 skips this step.
+if [ "${HAND_POSE_NO_DETECTOR:-0}" != "1" ]; then
+  "$VENV/bin/hand-pose-25d" setup-models || say "warning: the palm detector could not be made (see above); the node will search the full image"
 fi
 
 if [ "${HAND_POSE_NO_ROS:-0}" != "1" ] && [ -x tools/setup_ros.sh ]; then

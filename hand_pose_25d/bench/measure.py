@@ -208,6 +208,44 @@ def bench_pipeline(
     }
 
 
+def bench_acquisition(
+    estimator: Any, iters: int, warmup: int, *, width: int = 640, height: int = 480, seed: int = 0
+) -> Optional[Dict[str, Any]]:
+    """The palm detector alone on a full frame, and a whole acquisition: detector + the pose of one detected hand.
+
+    The synthetic frame's hand is the crop of the acquisition (a loose box around it, refined: two network passes),
+    since the detector's own finding on a rendered hand is not what is timed: the work is the same.
+
+    Returns:
+        None without a detector; else 'detector_ms' and 'acquisition_ms' latency stats and 'palms_found' (in the
+        untimed first call).
+    """
+    if estimator.detector is None:
+        return None
+    from ..data.synthetic import SyntheticHands
+
+    sample = SyntheticHands(seed=seed).frame(0, width, height)
+    image, K, dist = sample.image, sample.K, sample.dist_coeffs
+    crops = _pipeline_crops(estimator, sample, "roi", 1)
+    found = estimator.detect_crops(image)
+    for _ in range(warmup):
+        estimator.detect_crops(image)
+    det = time_calls(lambda: estimator.detect_crops(image), iters, 0)
+
+    def acquire() -> None:
+        estimator.detect_crops(image)
+        estimator.estimate(image, K, crops, dist_coeffs=dist)
+
+    acq = time_calls(acquire, iters, warmup)
+    return {
+        "detector": estimator.detector_status,
+        "frame": [int(width), int(height)],
+        "palms_found": len(found or []),
+        "detector_ms": latency_stats(det),
+        "acquisition_ms": latency_stats(acq),
+    }
+
+
 # --------------------------------------------------------------------------------------------------------------
 # MediaPipe (runs in a separate Python environment)
 
@@ -342,6 +380,11 @@ def run_benchmark(settings: BenchSettings, progress: Optional[Callable[[str], No
                 height=settings.height,
                 seed=settings.seed,
             )
+            say(f"palm detector and acquisition: {settings.iters} frames")
+            acq = bench_acquisition(
+                est, settings.iters, settings.warmup, width=settings.width, height=settings.height, seed=settings.seed
+            )
+            result["acquisition"] = acq if acq is not None else {"detector": est.detector_status}
         backend.close()
     result["ratios"] = _ratios(result)
     if settings.compare_mediapipe:
@@ -364,6 +407,12 @@ def run_benchmark(settings: BenchSettings, progress: Optional[Callable[[str], No
             ours = result["network"]["latency_ms"]["p50"]
             theirs = mp["landmark_model"]["latency_ms"]["p50"]
             result["ratios"]["network_p50_over_mediapipe_landmark_p50"] = ours / theirs
+        sol = mp.get("solution") or {}
+        acq = result.get("acquisition") or {}
+        if "latency_ms" in sol and "acquisition_ms" in acq:
+            result["ratios"]["acquisition_p50_over_mediapipe_solution_p50"] = (
+                acq["acquisition_ms"]["p50"] / sol["latency_ms"]["p50"]
+            )
     result["machine"]["loadavg_end"] = machine_info()["loadavg"]
     return result
 
@@ -423,6 +472,12 @@ def format_report(result: Dict[str, Any]) -> str:
         for st in STAGES:
             row(f"  {st}", pipe["stages_ms"][st])
         row("  everything but inference", pipe["non_network_ms"])
+    acq = result.get("acquisition")
+    if acq and "detector_ms" in acq:
+        row("palm detector (full frame)", acq["detector_ms"], f"{acq['palms_found']} palm(s) in the frame")
+        row("acquisition: detector + pose", acq["acquisition_ms"], "one hand, refined (2 network passes)")
+    elif acq:
+        lines.append(f"palm detector: not measured: {acq['detector']}")
     mp = result.get("mediapipe")
     if mp is not None:
         if mp.get("available"):
@@ -447,6 +502,10 @@ def format_report(result: Dict[str, Any]) -> str:
         lines.append(
             f"inference stage = {100 * r['inference_share_of_pipeline_p50']:.0f}% of the pipeline p50; everything "
             f"else {r['non_network_p50_ms']:.2f} ms p50"
+        )
+    if "acquisition_p50_over_mediapipe_solution_p50" in r:
+        lines.append(
+            f"acquisition p50 / MediaPipe solutions.hands p50 = {r['acquisition_p50_over_mediapipe_solution_p50']:.2f}"
         )
     if "network_p50_over_mediapipe_landmark_p50" in r:
         lines.append(f"network p50 / MediaPipe landmark model p50 = {r['network_p50_over_mediapipe_landmark_p50']:.2f}")

@@ -3,20 +3,23 @@
 Runs the inference pipeline (:class:`~hand_pose_25d.inference.pipeline.HandPoseEstimator`, the node's code
 path) on an image, every image of a folder (sorted by name) or every frame of a video, and writes per frame:
 
-* ``<name>.json``: the image name (and frame index / time for videos), its size, where the crop came from
-  (``track``, ``box`` or ``full``), the hand (:meth:`HandPoseResult.to_dict`: uv, z_rel, metric xyz in the
-  camera frame, scores, handedness, status ...) and the time of each pipeline stage in ms;
+* ``<name>.json``: the image name (and frame index / time for videos), its size, whether the detector ran, the
+  hands (:meth:`HandPoseResult.to_dict`: uv, z_rel, metric xyz in the camera frame, scores, handedness, status
+  ..., and where each crop came from: ``detect``, ``track``, ``box`` or ``full``) and the time of each stage in ms;
 * ``<name>.png`` (unless ``--no-overlay``): the image with the 2D skeleton and crop box, and next to it a 3D
   view of the keypoints in the camera frame (``--no-3d``: the 2D overlay only);
 
 plus ``summary.json`` (model, camera, inputs, failures, mean timings). Video frames go to ``<video stem>/``
 named ``frame_000000``...
 
-Crops: with ``--box x,y,w,h`` (top-left corner and size in pixels) the hand is looked for in that box, else in
-the whole image; both are refined by a second pass around the keypoints found. In a video the crop follows
-the hand: while the previous frame's hand is valid (and scored at least ``--track-min-score``) the next crop
-is built from its keypoints (one pass), otherwise the ``--box`` or the full frame is used again
-(``--no-track``: every frame on its own). Images of a folder are independent.
+Crops: with ``--box x,y,w,h`` (top-left corner and size in pixels) the hand is looked for in that box; without it
+the palm detector finds the hands (up to ``--max-hands``, default 2) in the whole image, and an image where it finds
+none reports none (``--detector none``, or no detector made by ``hand-pose-25d setup-models``: the whole image is
+searched by the pose network instead). Box, detection and whole-image crops are refined by a second pass around the
+keypoints found. In a video the crops follow the hands (:class:`hand_pose_25d.inference.tracking.HandTracker`, the
+node's tracker): while a hand of the previous frame is valid (and scored at least ``--track-min-score``) the next
+crop is built from its keypoints (one pass), and the detector runs again while fewer than ``--max-hands`` hands
+are followed (``--no-track``: every frame on its own). Images of a folder are independent.
 
 Camera: ``--camera-info`` is required (metric 3D needs the intrinsics): a ROS camera_calibration YAML
 (:mod:`hand_pose_25d.camera`). An image whose size differs from the calibrated one is an ERROR (its
@@ -81,6 +84,13 @@ def add_parser(sub) -> None:
         "mirrors (8 passes); default none",
     )
     p.add_argument("--no-track", action="store_true", help="video: process every frame on its own (no tracking)")
+    p.add_argument("--max-hands", type=int, default=2, help="most hands per frame (default 2)")
+    p.add_argument(
+        "--detector",
+        default="default",
+        help="palm detector without --box: 'default' (made by hand-pose-25d setup-models), a "
+        "palm_detector.onnx, or 'none' (the pose network searches the whole image)",
+    )
     p.add_argument(
         "--track-min-score",
         type=float,
@@ -200,9 +210,15 @@ class Predictor:
         self.box = parse_box(args.box) if args.box else None
         from ..inference.tracking import HandTracker, TrackingConfig
 
-        # one hand, followed while it stays valid and scored; --box (else the full image) when none is followed
+        # hands followed while they stay valid and scored; without --box the palm detector finds them (else the full
+        # image is searched); with --box, the box is searched while no hand is followed
+        self.use_detector = est.detector is not None
         self.tracking = TrackingConfig(
-            crop_mode="track", min_score=float(args.track_min_score), max_hands=1, timeout=10.0
+            crop_mode="track",
+            min_score=float(args.track_min_score),
+            max_hands=int(args.max_hands),
+            timeout=10.0,
+            full_frame_fallback=not self.use_detector,
         )
         self.tracker = HandTracker()
         self.overlay = not args.no_overlay
@@ -237,12 +253,14 @@ class Predictor:
             raise ValueError(f"--box {self.box} lies outside the {width}x{height} image")
         return (x, y, x + w, y + h)
 
-    def run_frame(self, image: np.ndarray, frame_index: int = 0, track: bool = False) -> Tuple[Any, Dict[str, Any]]:
-        """Estimate the hand in ``image`` (RGB); returns (HandPoseResult, its JSON record without names).
+    def run_frame(
+        self, image: np.ndarray, frame_index: int = 0, track: bool = False
+    ) -> Tuple[List[Any], Dict[str, Any]]:
+        """Estimate the hands in ``image`` (RGB); returns (HandPoseResults, the JSON record without names).
 
         Args:
             frame_index: position in a video (orders the frames for the tracker).
-            track: follow the hand of the previous frame (a video); False: the frame on its own.
+            track: follow the hands of the previous frame (a video); False: the frame on its own.
         """
         h, w = image.shape[:2]
         K, dist = self.camera_for(w, h)
@@ -250,21 +268,37 @@ class Predictor:
             self.tracker.reset()
         stamp_ns = int(frame_index) * 1_000_000  # frame order is all the tracker needs (1 ms a frame)
         padding = self.est.model_config.crop_padding
-        planned = self.tracker.plan(self.tracking, w, h, stamp_ns, None, padding, self.search_box(w, h))
-        source = planned[0].source
+        search = self.search_box(w, h)
         t = time.perf_counter()
-        result = self.est.estimate(image, K, [planned[0].request], dist_coeffs=dist)[0]
+        detections = None
+        if search is None and self.use_detector and self.tracker.wants_detection(self.tracking, stamp_ns):
+            detections = self.est.detect_crops(image, self.tracking.max_hands)
+        planned = self.tracker.plan(self.tracking, w, h, stamp_ns, None, padding, search, detections=detections)
+        results = self.est.estimate(image, K, [p.request for p in planned], dist_coeffs=dist) if planned else []
         total = (time.perf_counter() - t) * 1000.0
-        self.tracker.update(self.tracking, planned, [result], stamp_ns)
-        timings = dict(self.est.last_timings, total=total)
+        tracked = {id(th.result) for th in self.tracker.update(self.tracking, planned, results, stamp_ns)}
+        timings = dict(self.est.last_timings if planned else {}, total=total)
+        if detections is not None:
+            timings["detect"] = self.est.last_detect_ms
         self.timings.append(timings)
-        self.valid += int(result.valid)
-        hand = result.to_dict()
-        hand["crop_source"] = source
-        record = {"width": int(w), "height": int(h), "crop_source": source, "hands": [hand], "timings_ms": timings}
-        return result, record
+        hands = []
+        for p, r in zip(planned, results):
+            hand = r.to_dict()
+            hand["crop_source"] = p.source
+            hand["valid"] = bool(r.valid and id(r) in tracked)  # a second copy of a hand already seen is not
+            hands.append(hand)
+        self.valid += sum(h["valid"] for h in hands)
+        record = {
+            "width": int(w),
+            "height": int(h),
+            "crop_source": planned[0].source if planned else "none",
+            "detector_ran": detections is not None,
+            "hands": hands,
+            "timings_ms": timings,
+        }
+        return list(results), record
 
-    def write(self, out: Path, name: str, image: np.ndarray, result: Any, record: Dict[str, Any]) -> None:
+    def write(self, out: Path, name: str, image: np.ndarray, results: List[Any], record: Dict[str, Any]) -> None:
         """Write ``<out>/<name>.json`` and (with overlays) ``<out>/<name>.png``."""
         from ..fileio import write_json
 
@@ -279,14 +313,14 @@ class Predictor:
                 view = self._views.get(h)
                 if view is None:
                     view = self._views[h] = View3D(h, h)
-            panel = prediction_panel(image, [result], [record["crop_source"]], view=view, with_3d=self.with_3d)
+            sources = [hand["crop_source"] for hand in record["hands"]]
+            panel = prediction_panel(image, results, sources, view=view, with_3d=self.with_3d)
             save_rgb(out / f"{name}.png", panel)
 
     def mean_timings(self) -> Dict[str, float]:
         """Mean time per stage over the processed frames (ms)."""
-        if not self.timings:
-            return {}
-        return {k: float(np.mean([t[k] for t in self.timings])) for k in self.timings[0]}
+        keys = sorted({k for t in self.timings for k in t})
+        return {k: float(np.mean([t[k] for t in self.timings if k in t])) for k in keys}
 
 
 def _names(paths: Sequence[Path]) -> List[str]:
@@ -348,7 +382,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.min_score is not None:
         cfg_kwargs["min_hand_score"] = args.min_score
-    cfg = from_dict(PipelineConfig, dict(to_dict(PipelineConfig()), **cfg_kwargs))  # validated
+    base = to_dict(PipelineConfig())
+    base["detector"]["model"] = args.detector
+    cfg = from_dict(PipelineConfig, dict(base, **cfg_kwargs))  # validated
     est = HandPoseEstimator(cfg)
     pred = Predictor(est, calib, args)
     out: Path = args.out
@@ -359,9 +395,9 @@ def run(args: argparse.Namespace) -> int:
 
     if kind == "image":
         image = read_image(inp)
-        result, record = pred.run_frame(image)
+        results, record = pred.run_frame(image)
         record = {"image": inp.name, "source": str(inp), "frame_index": 0, **record}
-        pred.write(out, inp.stem, image, result, record)
+        pred.write(out, inp.stem, image, results, record)
         frames = 1
     elif kind == "folder":
         for i, (path, name) in enumerate(_progress(list(zip(images, _names(images))), len(images), show, "predict")):
@@ -371,18 +407,18 @@ def run(args: argparse.Namespace) -> int:
                 print(f"hand-pose-25d predict: error: {exc}; skipped", file=sys.stderr)
                 failures.append({"file": str(path), "error": str(exc)})
                 continue
-            result, record = pred.run_frame(image)
+            results, record = pred.run_frame(image)
             record = {"image": path.name, "source": str(path), "frame_index": i, **record}
-            pred.write(out, name, image, result, record)
+            pred.write(out, name, image, results, record)
             frames += 1
     else:
         video = VideoFrames(inp)
         folder = out / inp.stem
         for index, t, image in _progress(video, video.count, show, "predict"):
-            result, record = pred.run_frame(image, index, track=not args.no_track)
+            results, record = pred.run_frame(image, index, track=not args.no_track)
             name = f"frame_{index:06d}"
             record = {"image": f"{inp.name}#{index}", "source": str(inp), "frame_index": index, "time_s": t, **record}
-            pred.write(folder, name, image, result, record)
+            pred.write(folder, name, image, results, record)
             frames += 1
 
     K, dist = next(iter(pred._camera.values())) if pred._camera else calib.intrinsics(args.rectified)
@@ -406,6 +442,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "tracking": kind == "video" and not args.no_track,
         "box": list(pred.box) if pred.box else None,
+        "detector": est.detector_status if pred.use_detector else "not used",
         "mean_timings_ms": pred.mean_timings(),
     }
     write_json(out / "summary.json", summary, indent=1)

@@ -34,6 +34,7 @@ __all__ = [
     "INPUT_NAME",
     "OUTPUT_NAMES",
     "CONFIG_KEY",
+    "DETECTOR_CONFIG_KEY",
     "FORMAT_VERSION_KEY",
     "FORMAT_VERSION",
     "BACKENDS",
@@ -55,6 +56,8 @@ OUTPUT_NAMES: Tuple[str, ...] = ("uv", "z_rel", "keypoint_scores", "handedness")
 
 #: Metadata key of the model's :class:`ModelConfig` (JSON) in ONNX ``metadata_props`` and engine headers.
 CONFIG_KEY = "hand_pose_25d.model_config"
+#: Metadata key of the palm detector's description (JSON) in its ONNX export (:mod:`hand_pose_25d.detection`).
+DETECTOR_CONFIG_KEY = "hand_pose_25d.detector_config"
 #: Metadata key of the export format version; loaders refuse any other version than :data:`FORMAT_VERSION`.
 FORMAT_VERSION_KEY = "hand_pose_25d.format_version"
 FORMAT_VERSION = "1"

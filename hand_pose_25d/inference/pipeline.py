@@ -216,6 +216,13 @@ class HandPoseEstimator:
         self.model_config: ModelConfig = self.backend.config
         self._bone_prior = self.model_config.bone_prior()
         self.last_timings: Dict[str, float] = {}
+        from ..detection.palm_detector import load_detector
+
+        #: The palm detector (None without one) and a line saying which one, or why there is none.
+        self.detector, self.detector_status = load_detector(
+            self.config.detector, device=str(self.config.device), num_threads=self.config.num_threads
+        )
+        self.last_detect_ms = 0.0
 
     # ---------------------------------------------------------------------------------------------- crop helpers
 
@@ -233,6 +240,22 @@ class HandPoseEstimator:
         return CropRequest(
             CropBox((width - 1) / 2.0, (height - 1) / 2.0, float(max(width, height))), from_keypoints=False
         )
+
+    def detect_crops(self, image: np.ndarray, max_hands: Optional[int] = None) -> Optional[List[CropBox]]:
+        """The crops of the hands the palm detector finds in a full frame, best first; None without a detector.
+
+        Args:
+            image: (H, W, 3) uint8 RGB.
+            max_hands: at most this many.
+
+        The time taken is :attr:`last_detect_ms`.
+        """
+        if self.detector is None:
+            return None
+        t = time.perf_counter()
+        hands = self.detector.detect(check_image(image), self.config.detector, max_hands)
+        self.last_detect_ms = (time.perf_counter() - t) * 1000.0
+        return [h.crop for h in hands]
 
     # ---------------------------------------------------------------------------------------------- main entry
 

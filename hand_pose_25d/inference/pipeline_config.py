@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Tuple
 
+from ..detection.palm_detector import DetectorConfig
 from ..settings import setting
 from .contract import BACKENDS
 
@@ -74,4 +75,7 @@ class PipelineConfig:
         "more accurate, and costs that many network passes.",
         choices=TTA_MODES,
         dynamic=True,
+    )
+    detector: DetectorConfig = setting(
+        default_factory=DetectorConfig, description="The palm detector that finds hands in full frames."
     )

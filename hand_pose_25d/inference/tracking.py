@@ -3,13 +3,15 @@
 Per frame, :meth:`HandTracker.plan` chooses the crops the network sees (``tracking.crop_mode``):
 
 * ``auto``: a recent ROI (``roi`` topic) if there is one, else a crop around each hand that was valid in the
-  previous processed frame (its keypoints, padded like the training crops), else the full image;
+  previous processed frame (its keypoints, padded like the training crops), plus the hands the palm detector
+  found when it ran (:meth:`HandTracker.wants_detection`: while no hand is followed, and every
+  ``redetect_interval`` frames while fewer than ``max_hands`` are), else the full image (``full_frame_fallback``);
 * ``roi``: only a recent ROI; without one the frame is not processed (no crop);
-* ``track``: the tracked hands, else the full image (ROIs are ignored);
+* ``track``: as ``auto`` but ROIs are ignored;
 * ``full``: always the full image.
 
-ROI and full-image crops are "loose" (the pipeline refines them with ``refine_iterations``); track crops are
-tight. After inference, :meth:`HandTracker.update` gives every valid hand a track: the track whose previous
+ROI, detection and full-image crops are "loose" (the pipeline refines them with ``refine_iterations``); track crops
+are tight. After inference, :meth:`HandTracker.update` gives every valid hand a track: the track whose previous
 keypoint box overlaps the new one (intersection over union >= ``min_iou``) keeps its id, otherwise a new id
 is issued. A track survives into the next frame only if its hand was valid there (and is followed with a crop
 only if its score reaches ``min_score``); tracks whose last valid hand is older than ``timeout`` seconds (by
@@ -48,9 +50,9 @@ class TrackingConfig:
 
     crop_mode: str = setting(
         "auto",
-        description="Crop choice: 'auto' (a recent ROI, else the tracked hand of the previous frame, else the full "
-        "image), 'roi' (only a recent ROI; frames without one are not processed), 'track' (tracked hand, else the "
-        "full image; ROIs are ignored) or 'full' (always the full image).",
+        description="Crop choice: 'auto' (a recent ROI, else the tracked hands of the previous frame and the hands "
+        "the palm detector finds, else the full image), 'roi' (only a recent ROI; frames without one are not "
+        "processed), 'track' (as auto, ROIs ignored) or 'full' (always the full image).",
         choices=("auto", "roi", "track", "full"),
         dynamic=True,
     )
@@ -85,11 +87,26 @@ class TrackingConfig:
         dynamic=True,
     )
     max_hands: int = setting(
-        1,
-        description="Most hands tracked at once; with more than 1, an ROI that overlaps no tracked hand starts a "
-        "new track (the full image is searched only while no hand is tracked).",
+        2,
+        description="Most hands tracked at once; a detected hand or an ROI that overlaps no tracked hand starts a "
+        "new track while fewer are tracked.",
         min=1,
         max=8,
+        dynamic=True,
+    )
+    redetect_interval: int = setting(
+        10,
+        description="While fewer than max_hands hands are tracked, the palm detector also runs every this many "
+        "frames, so that a hand entering the image is picked up; 0: only while no hand is tracked.",
+        min=0,
+        max=1000,
+        dynamic=True,
+    )
+    full_frame_fallback: bool = setting(
+        True,
+        description="When the palm detector finds no hand (or there is none) and no hand is tracked, search the full "
+        "image with the pose network: it finds hands the detector misses (the synthetic camera's rendered hands) "
+        "but may take other things for a hand; false: such frames report no hand.",
         dynamic=True,
     )
 
@@ -113,6 +130,18 @@ def box_iou(a: Box, b: Box) -> float:
     inter = iw * ih
     area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return float(inter / area) if area > 0 else 0.0
+
+
+def _same_hand(detection: CropBox, planned: "PlannedCrop") -> bool:
+    """A detected hand's crop shows the hand of ``planned`` (a followed track, or an ROI): the track's keypoint box
+    centre (or the ROI crop's centre) lies in the inner half of the detection's square, or the other way round."""
+    if planned.track is not None:
+        x0, y0, x1, y1 = planned.track.box
+        cx, cy, reach = (x0 + x1) / 2.0, (y0 + y1) / 2.0, max(x1 - x0, y1 - y0) / 2.0
+    else:
+        cx, cy, reach = planned.request.box.cx, planned.request.box.cy, planned.request.box.side / 4.0
+    d = max(abs(cx - detection.cx), abs(cy - detection.cy))
+    return d <= max(detection.side / 4.0, reach)
 
 
 def clip_roi(x: int, y: int, w: int, h: int, width: int, height: int) -> Optional[Box]:
@@ -152,7 +181,8 @@ class Track:
 
 @dataclass
 class PlannedCrop:
-    """A crop to run: the pipeline request, where it came from ('roi', 'track', 'full', or 'box': the search box) and its track."""
+    """A crop to run: the pipeline request, where it came from ('roi', 'track', 'detect', 'full', or 'box': the
+    search box) and its track."""
 
     request: CropRequest
     source: str
@@ -175,6 +205,7 @@ class HandTracker:
         self.tracks: List[Track] = []
         self._next_id = 1
         self._last_stamp_ns: Optional[int] = None
+        self._since_detection = 0  # frames planned since the detector last ran
 
     def reset(self) -> None:
         """Forget every track (ids keep increasing)."""
@@ -195,6 +226,7 @@ class HandTracker:
         roi: Optional[Box],
         padding: float,
         search_box: Optional[Box] = None,
+        detections: Optional[Sequence[CropBox]] = None,
     ) -> List[PlannedCrop]:
         """The crops for an image of ``width`` x ``height`` stamped ``stamp_ns``.
 
@@ -204,6 +236,10 @@ class HandTracker:
             padding: crop side / keypoint box side (the model's ``crop_padding``).
             search_box: where to look for a hand when no hand is followed, instead of the full image (x0, y0,
                 x1, y1 pixel edges; planned with source 'box'); None: the full image.
+            detections: the crops of the hands the palm detector found in this frame, best first (None: it did
+                not run, see :meth:`wants_detection`). A detection of a hand already followed is dropped; the
+                others become loose crops with source 'detect'. When it ran and nothing is left to crop, the full
+                image (or ``search_box``) is searched only with ``cfg.full_frame_fallback``.
 
         Returns:
             At most ``cfg.max_hands`` crops; empty in 'roi' mode without an ROI (the frame is skipped).
@@ -238,9 +274,32 @@ class HandTracker:
             if not (0 <= box.cx < width and 0 <= box.cy < height):
                 continue  # the hand left the image
             planned.append(PlannedCrop(CropRequest(box, from_keypoints=True), "track", t))
-        if not planned:
+        if detections is None:
+            self._since_detection += 1
+        else:
+            self._since_detection = 0
+            for det in detections:
+                if not any(_same_hand(det, p) for p in planned):
+                    planned.append(PlannedCrop(CropRequest(det, from_keypoints=False), "detect"))
+        if not planned and (detections is None or cfg.full_frame_fallback):
             planned = [full]
         return planned[: cfg.max_hands]
+
+    def wants_detection(self, cfg: TrackingConfig, stamp_ns: int, roi: Optional[Box] = None) -> bool:
+        """Whether the palm detector should run on the frame stamped ``stamp_ns`` (before :meth:`plan`).
+
+        It runs while no hand is followed, and every ``cfg.redetect_interval`` frames while fewer than
+        ``cfg.max_hands`` are; never with a recent ROI or in the 'roi' and 'full' crop modes.
+        """
+        if cfg.crop_mode in ("roi", "full") or roi is not None:
+            return False
+        self._expire(stamp_ns, cfg.timeout)
+        followed = sum(1 for t in self.tracks if t.follow)
+        if followed == 0:
+            return True
+        if followed >= cfg.max_hands:
+            return False
+        return cfg.redetect_interval > 0 and self._since_detection + 1 >= cfg.redetect_interval
 
     def update(
         self,

@@ -25,6 +25,7 @@ A missing or unloadable model at start-up is a fatal error: the node logs why an
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -43,6 +44,7 @@ from visualization_msgs.msg import MarkerArray
 from hand_pose_25d_msgs.msg import HandPoseArray
 
 from ..inference.pipeline import MIN_IMAGE_SIDE, HandPoseEstimator
+from ..inference.smoothing import TrackSmoother
 from ..inference.tracking import HandTracker, clip_roi
 from ..visualize import draw_overlay
 from .camera_info import CameraInfoBuffer, CameraInfoEntry, CameraInfoError, camera_model_from_msg, check_image_size
@@ -103,6 +105,7 @@ class HandPoseNode(Node):
         self.estimator = HandPoseEstimator(self.config.pipeline)
         self.converter = ImageConverter()
         self.tracker = HandTracker()
+        self.smoother = TrackSmoother()
         self.stats = FrameStats()
         self._throttle = KeyedThrottle()
         self._pending: PendingFrames[_Frame] = PendingFrames(capacity=8)
@@ -136,8 +139,11 @@ class HandPoseNode(Node):
             f"({cfg.input.reliability}, depth {cfg.input.depth}), camera_info {self.info_sub.topic_name} "
             f"({cfg.input.camera_info_sync}), roi {self.roi_sub.topic_name}; publishing {self.poses_pub.topic_name}, "
             f"{self.markers_pub.topic_name}, {self.debug_pub.topic_name}, TF via {self.tf.backend} "
-            f"({cfg.output.frame_prefix}_wrist ...); image conversion: {self.converter.backend}"
+            f"({cfg.output.frame_prefix}_wrist ...); image conversion: {self.converter.backend}; "
+            f"{self.estimator.detector_status}"
         )
+        if self.estimator.detector is None and cfg.pipeline.detector.model == "default":
+            self.get_logger().warning(self.estimator.detector_status)
 
     # ------------------------------------------------------------------------------------------ callbacks
 
@@ -344,15 +350,28 @@ class HandPoseNode(Node):
             roi = clip_roi(*self._roi[:4], w, h)
             if roi is None:
                 self._warn("roi", f"roi {self._roi[:4]} lies outside the {w}x{h} image: ignored")
-        planned = self.tracker.plan(cfg.tracking, w, h, stamp_ns, roi, self.estimator.model_config.crop_padding)
-        if not planned:
-            self.stats.count("skipped")
+        t0 = time.perf_counter()
+        self.estimator.config = cfg.pipeline  # dynamic thresholds (only this thread uses the estimator)
+        detections = None
+        if self.estimator.detector is not None and self.tracker.wants_detection(cfg.tracking, stamp_ns, roi):
+            detections = self.estimator.detect_crops(image, cfg.tracking.max_hands)
+            self.stats.count("detector_runs")
+        planned = self.tracker.plan(
+            cfg.tracking, w, h, stamp_ns, roi, self.estimator.model_config.crop_padding, detections=detections
+        )
+        if not planned and detections is None:
+            self.stats.count("skipped")  # nothing to look at ('roi' mode without an ROI)
+            return
+        if not planned:  # the detector looked and found no hand (and tracking.full_frame_fallback is off)
+            self.tracker.update(cfg.tracking, [], [], stamp_ns)
+            self.smoother.retain([])
+            self.poses_pub.publish(hand_pose_array_msg(header, []))
+            self.stats.count("processed")
+            self.stats.latency((time.monotonic() - frame.arrival) * 1000.0, (time.perf_counter() - t0) * 1000.0)
             return
 
         # the network and the 3D reconstruction
-        t0 = time.perf_counter()
         try:
-            self.estimator.config = cfg.pipeline  # dynamic thresholds (only this thread uses the estimator)
             results = self.estimator.estimate(
                 image, entry.model.K, [p.request for p in planned], dist_coeffs=entry.model.dist_coeffs
             )
@@ -361,6 +380,13 @@ class HandPoseNode(Node):
             return
         infer_ms = (time.perf_counter() - t0) * 1000.0
         tracked = self.tracker.update(cfg.tracking, planned, results, stamp_ns)
+        self.smoother.retain(th.track.track_id for th in tracked)  # a lost hand's filter is reset
+        if cfg.smoothing.enabled:
+            t_s = stamp_ns / 1e9
+            for th in tracked:
+                if th.result.valid:
+                    xyz = self.smoother.smooth(th.track.track_id, th.result.xyz, t_s, cfg.smoothing)
+                    th.result = dataclasses.replace(th.result, xyz=xyz, root_depth=float(xyz[th.result.root, 2]))
 
         # publish: only finite, valid hands
         hands, shown = [], []

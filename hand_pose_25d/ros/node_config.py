@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..inference.pipeline_config import PipelineConfig
+from ..inference.smoothing import SmoothingConfig
 from ..inference.tracking import TrackingConfig
 from ..settings import setting
 
@@ -130,4 +131,7 @@ class NodeConfig:
         default_factory=NodeInputConfig, description="Image, camera_info and roi subscriptions."
     )
     tracking: TrackingConfig = setting(default_factory=TrackingConfig, description="Crop choice and tracking.")
+    smoothing: SmoothingConfig = setting(
+        default_factory=SmoothingConfig, description="Temporal smoothing of the published 3D keypoints."
+    )
     output: NodeOutputConfig = setting(default_factory=NodeOutputConfig, description="Published outputs.")

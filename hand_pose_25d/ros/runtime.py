@@ -106,10 +106,19 @@ class FrameStats:
     Counters: ``received`` images, ``processed`` (the network ran and an array was published), ``dropped``
     (superseded by a newer image before processing), ``refused`` (bad input, see the warnings), ``skipped``
     (nothing to look at, e.g. 'roi' mode without an ROI), ``with_hands`` (published arrays that hold hands),
-    ``debug_images``.
+    ``debug_images``, ``detector_runs`` (frames the palm detector ran on).
     """
 
-    NAMES: Tuple[str, ...] = ("received", "processed", "dropped", "refused", "skipped", "with_hands", "debug_images")
+    NAMES: Tuple[str, ...] = (
+        "received",
+        "processed",
+        "dropped",
+        "refused",
+        "skipped",
+        "with_hands",
+        "debug_images",
+        "detector_runs",
+    )
 
     def __init__(self, window: int = 200) -> None:
         self._lock = threading.Lock()

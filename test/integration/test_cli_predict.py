@@ -45,7 +45,8 @@ def estimator(setup) -> HandPoseEstimator:
     return HandPoseEstimator(PipelineConfig(model=str(setup["onnx"]), min_hand_score=0.0))
 
 
-def predict(setup, *args) -> int:
+def predict(setup, *args, extra=("--detector", "none")) -> int:
+    """``hand-pose-25d predict`` with the randomised network; the whole image is searched unless ``extra`` says."""
     return main(
         [
             "predict",
@@ -57,6 +58,9 @@ def predict(setup, *args) -> int:
             "--min-score",
             "0",
             "--no-progress",
+            "--max-hands",
+            "1",
+            *extra,
         ]
     )
 
@@ -225,3 +229,26 @@ def test_input_errors(setup, tmp_path, capsys):
     empty.mkdir()
     assert predict(setup, empty, "--out", tmp_path / "o") == 2
     assert "holds no image" in capsys.readouterr().err
+
+
+def test_whole_images_go_through_the_palm_detector(setup, tmp_path, capsys):
+    """Without --box the detector's crops are used (source 'detect'); where it finds nothing, no hand is reported."""
+    import json as _json
+
+    from palm_fixtures import _raw_palm, build_detector
+
+    anchor = 24 * 14 * 2 + 12 * 2
+    kps = [(0.5, 0.7), (0.45, 0.55), (0.5, 0.5), (0.55, 0.52), (0.6, 0.55), (0.4, 0.65), (0.38, 0.6)]
+    found = build_detector(tmp_path / "found.onnx", anchor, _raw_palm(anchor, (0.5, 0.6), (0.2, 0.2), kps))
+    nothing = build_detector(tmp_path / "nothing.onnx", anchor, _raw_palm(anchor, (0.5, 0.6), (0.2, 0.2), kps), -9.0)
+    img = setup["images"] / "frame_0.png"
+    assert predict(setup, img, "--out", tmp_path / "a", "--max-hands", "2", extra=("--detector", str(found))) == 0
+    rec = _json.loads((tmp_path / "a" / "frame_0.json").read_text())
+    assert rec["detector_ran"] and [h["crop_source"] for h in rec["hands"]] == ["detect"]
+    summary = _json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert "palm detector" in summary["detector"] and "detect" in summary["mean_timings_ms"]
+    assert predict(setup, img, "--out", tmp_path / "b", extra=("--detector", str(nothing))) == 0
+    rec = _json.loads((tmp_path / "b" / "frame_0.json").read_text())
+    assert rec["detector_ran"] and rec["hands"] == [] and rec["crop_source"] == "none"
+    assert predict(setup, img, "--out", tmp_path / "c", extra=("--detector", str(tmp_path / "missing.onnx"))) == 2
+    assert "palm detector model not found" in capsys.readouterr().err

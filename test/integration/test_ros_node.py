@@ -141,10 +141,15 @@ class Proc:
         self._fh.close()
 
 
+#: These tests check how the node crops, reconstructs and publishes with models whose answers are known: no palm
+#: detector (its crops depend on what it sees) and no temporal smoothing, unless a test sets them.
+MECHANICS = ("pipeline.detector.model:=none", "smoothing.enabled:=false")
+
+
 def node_command(*params: str, ns: Optional[str] = None, extra: Sequence[str] = ()) -> List[str]:
     """``python -m hand_pose_25d.ros.node --ros-args --params-file config/hand_pose.yaml -p ...``."""
     cmd = [sys.executable, "-m", "hand_pose_25d.ros.node", "--ros-args", "--params-file", str(PARAMS_FILE)]
-    for p in params:
+    for p in MECHANICS + tuple(params):
         cmd += ["-p", p]
     if ns:
         cmd += ["-r", f"__ns:={ns}"]

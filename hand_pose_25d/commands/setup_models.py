@@ -1,0 +1,63 @@
+"""``hand-pose-25d setup-models [--out DIR] [--cache DIR] [--no-check]``: make the palm detector from MediaPipe's wheel.
+
+Fetches ``mediapipe==0.10.21`` with ``pip download --no-deps`` (or takes it from ``--cache``), converts
+``palm_detection_full.tflite`` with the package's TFLite importer, checks it against the ai-edge-litert interpreter
+(max abs difference <= 1e-3) and writes ``palm_detector.onnx``, its report and the license notice into ``--out``
+(default: the models folder the node looks in, see :func:`hand_pose_25d.detection.palm_detector.default_models_dir`).
+Nothing is committed to the repository: the converted weights are made here, at set-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "setup-models",
+        help="make the palm detector (palm_detector.onnx) from the mediapipe 0.10.21 wheel, checked",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (default: $HAND_POSE_25D_MODELS or ~/.cache/hand_pose_25d/models)",
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder with (or for) the mediapipe wheel "
+        "(default: $HAND_POSE_WHEEL_CACHE or ~/.cache/hand_pose_25d/wheels)",
+    )
+    p.add_argument("--no-check", action="store_true", help="skip the comparison with the TFLite interpreter")
+    p.add_argument("--force", action="store_true", help="rebuild even if the detector is there and loads")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..detection.palm_detector import DETECTOR_FILE, PalmDetector, default_models_dir
+    from ..pretrained.mediapipe_wheel import PretrainedError
+
+    out = args.out or default_models_dir()
+    target = out / DETECTOR_FILE
+    if target.is_file() and not args.force:
+        try:
+            det = PalmDetector(target)
+        except (ValueError, OSError) as exc:
+            print(f"setup-models: {target} is unusable ({exc}); rebuilding it")
+        else:
+            print(f"setup-models: {det.describe()} is ready at {target} (--force rebuilds it)")
+            return 0
+    try:
+        from ..detection.palm_model import build_palm_detector
+    except ImportError as exc:
+        raise RuntimeError(f"setup-models needs torch and onnx: {exc}") from exc
+    try:
+        build_palm_detector(out, cache_dir=args.cache, check=not args.no_check)
+    except PretrainedError as exc:
+        raise RuntimeError(str(exc)) from exc
+    PalmDetector(target)  # what was written loads
+    return 0
