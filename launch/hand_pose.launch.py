@@ -78,6 +78,9 @@ def _nodes(context, *args, **kwargs):
         overrides["pipeline.device"] = arg["device"]
     sim_time = {"use_sim_time": _truthy(arg["use_sim_time"])}
     overrides.update(sim_time)
+    if _truthy(arg["synthetic_camera"]):
+        # the palm detector (trained on real hands) often misses the rendered ones: search the full image then
+        overrides["tracking.full_frame_fallback"] = True
     parameters = [arg["params_file"] or _share_file(PARAMS_FILE), overrides]
     remappings = [("image", arg["image"]), ("camera_info", arg["camera_info"]), ("roi", arg["roi"])]
     actions = [

@@ -37,7 +37,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -76,6 +76,17 @@ class FrameRecord:
     image_arrival: Optional[float] = None  # time.time() of the image's arrival here
     answer_arrival: Optional[float] = None  # time.time() of its HandPoseArray's arrival
     hands: List[Dict[str, Any]] = field(default_factory=list)  # published hands: xyz, uv, score, handedness, ...
+    truths: List[Dict[str, Any]] = field(default_factory=list)  # every true hand: track_id, xyz, uv, visible, scale
+
+
+def first_hand(rec: FrameRecord) -> Optional[Dict[str, Any]]:
+    """The published hand compared with the first true hand: the first published one when one hand is in the
+    stream, the one matched to it (:func:`match_hands`) when there are more; None without one."""
+    if rec.truth_xyz is None or not rec.hands:
+        return None
+    if len(rec.truths) <= 1:
+        return rec.hands[0]
+    return match_hands(rec).get(rec.truths[0]["track_id"])
 
 
 def frame_errors(rec: FrameRecord) -> Optional[Dict[str, float]]:
@@ -86,9 +97,9 @@ def frame_errors(rec: FrameRecord) -> Optional[Dict[str, float]]:
     rescaling the prediction to the true reference bone length: the Zimmermann & Brox protocol), ``px`` (2D),
     and ``root_depth_mm`` (|Z_root - Z_root_true|).
     """
-    if rec.truth_xyz is None or not rec.hands:
+    h = first_hand(rec)
+    if h is None:
         return None
-    h = rec.hands[0]
     p, g = np.asarray(h["xyz"], float), rec.truth_xyz
     rel_p, rel_g = p - p[0], g - g[0]
     bone = float(np.linalg.norm(p[9] - p[0]))
@@ -102,7 +113,111 @@ def frame_errors(rec: FrameRecord) -> Optional[Dict[str, float]]:
     }
 
 
-def summarize(records: Sequence[FrameRecord]) -> Dict[str, Any]:
+def in_view(truth: Dict[str, Any], width: int, height: int) -> bool:
+    """A true hand is in view when more than half of its keypoints lie inside the ``width`` x ``height`` image."""
+    uv = np.asarray(truth["uv"], float)
+    inside = (uv[:, 0] >= -0.5) & (uv[:, 0] < width - 0.5) & (uv[:, 1] >= -0.5) & (uv[:, 1] < height - 0.5)
+    return int(inside.sum()) > uv.shape[0] // 2
+
+
+def match_hands(rec: FrameRecord, max_fraction: float = 0.35) -> Dict[int, Dict[str, Any]]:
+    """Published hands of ``rec`` matched to its true hands: {true track_id: published hand}.
+
+    A published hand belongs to a true hand when the median 2D distance of their keypoints is below ``max_fraction``
+    of the true keypoint box's larger side; each is matched once, nearest first.
+    """
+    pairs = []
+    for t in rec.truths:
+        g = np.asarray(t["uv"], float)
+        side = float(np.max(g.max(axis=0) - g.min(axis=0)))
+        for j, h in enumerate(rec.hands):
+            d = float(np.median(np.linalg.norm(np.asarray(h["uv"], float) - g, axis=1)))
+            if side > 0 and d < max_fraction * side:
+                pairs.append((d, t["track_id"], j))
+    out: Dict[int, Dict[str, Any]] = {}
+    used: set = set()
+    for _, tid, j in sorted(pairs):
+        if tid not in out and j not in used:
+            out[tid] = rec.hands[j]
+            used.add(j)
+    return out
+
+
+def per_hand(records: Sequence[FrameRecord], width: int, height: int) -> List[Dict[str, Any]]:
+    """For each true hand: frames in view, frames in view with a valid published pose for it (``detection_rate``),
+    time from its first frame in view to its first detection, and the node's track ids for it (``id_switches``:
+    changes of the id between two detections; ``id_swaps``: detections under an id that an other true hand had)."""
+    ids = sorted({t["track_id"] for r in records for t in r.truths})
+    owner: Dict[int, int] = {}  # published track id -> the true hand it was first matched to
+    out = []
+    stats = {
+        tid: {"in_view": 0, "detected": 0, "first_view": None, "first_hit": None, "ids": [], "swaps": 0} for tid in ids
+    }
+    for r in sorted(records, key=lambda r: r.stamp_ns):
+        matched = match_hands(r) if r.hands else {}
+        for t in r.truths:
+            st = stats[t["track_id"]]
+            if not in_view(t, width, height):
+                continue
+            st["in_view"] += 1
+            if st["first_view"] is None:
+                st["first_view"] = r.stamp_ns
+            h = matched.get(t["track_id"])
+            if h is None:
+                continue
+            st["detected"] += 1
+            if st["first_hit"] is None:
+                st["first_hit"] = r.stamp_ns
+            pid = int(h["track_id"])
+            st["ids"].append(pid)
+            if owner.setdefault(pid, t["track_id"]) != t["track_id"]:
+                st["swaps"] += 1
+    for tid in ids:
+        st = stats[tid]
+        seq = st["ids"]
+        out.append(
+            {
+                "true_track_id": tid,
+                "frames_in_view": st["in_view"],
+                "frames_detected": st["detected"],
+                "detection_rate": round(st["detected"] / st["in_view"], 4) if st["in_view"] else None,
+                "time_to_first_detection_s": (
+                    round((st["first_hit"] - st["first_view"]) / 1e9, 3) if st["first_hit"] is not None else None
+                ),
+                "track_ids": sorted(set(seq)),
+                "id_switches": int(sum(1 for a, b in zip(seq, seq[1:]) if a != b)),
+                "id_swaps": st["swaps"],
+            }
+        )
+    return out
+
+
+def jitter(records: Sequence[FrameRecord], warmup_s: float = 1.0) -> Optional[Dict[str, Any]]:
+    """Jitter of a static hand: the standard deviation over time of each published keypoint (mm), mean over
+    keypoints, in depth (z) and across (x, y), for the first true hand, after ``warmup_s`` s; None if too few."""
+    recs = sorted((r for r in records if r.truths), key=lambda r: r.stamp_ns)
+    if not recs:
+        return None
+    t0 = recs[0].stamp_ns
+    xyz = []
+    for r in recs:
+        if (r.stamp_ns - t0) / 1e9 < warmup_s:
+            continue
+        h = match_hands(r).get(r.truths[0]["track_id"]) if r.hands else None
+        if h is not None:
+            xyz.append(np.asarray(h["xyz"], float))
+    if len(xyz) < 10:
+        return None
+    sd = np.stack(xyz).std(axis=0) * 1000.0  # (21, 3) mm
+    return {
+        "frames": len(xyz),
+        "depth_mm": round(float(sd[:, 2].mean()), 2),
+        "xy_mm": round(float(np.linalg.norm(sd[:, :2], axis=1).mean()), 2),
+        "3d_mm": round(float(np.linalg.norm(sd, axis=1).mean()), 2),
+    }
+
+
+def summarize(records: Sequence[FrameRecord], width: int = 640, height: int = 480) -> Dict[str, Any]:
     """Frame counts, latency and accuracy over ``records`` (frames with ground truth)."""
     with_truth = [r for r in records if r.truth_xyz is not None]
     answered = [r for r in with_truth if r.answer_arrival is not None]
@@ -110,6 +225,7 @@ def summarize(records: Sequence[FrameRecord]) -> Dict[str, Any]:
     lat = [(r.answer_arrival - r.stamp_ns / 1e9) * 1000.0 for r in answered]
     lat_img = [(r.answer_arrival - r.image_arrival) * 1000.0 for r in answered if r.image_arrival is not None]
     errs = [e for e in (frame_errors(r) for r in with_hand) if e is not None]
+    hands = per_hand(with_truth, width, height)
 
     def stat(key: str) -> Dict[str, Optional[float]]:
         v = np.asarray([e[key] for e in errs])
@@ -121,7 +237,10 @@ def summarize(records: Sequence[FrameRecord]) -> Dict[str, Any]:
     auc = None
     per_kp = []
     for r in with_hand:
-        p, g = np.asarray(r.hands[0]["xyz"], float), r.truth_xyz
+        h = first_hand(r)
+        if h is None:
+            continue
+        p, g = np.asarray(h["xyz"], float), r.truth_xyz
         bone = float(np.linalg.norm(p[9] - p[0]))
         if bone > 0:
             per_kp.append(np.linalg.norm((p - p[0]) * (r.truth_scale / bone) - (g - g[0]), axis=1) * 1000.0)
@@ -137,13 +256,15 @@ def summarize(records: Sequence[FrameRecord]) -> Dict[str, Any]:
             "unanswered": len(with_truth) - len(answered),
             "answered_fraction": round(len(answered) / max(1, len(with_truth)), 4),
         },
+        "hands": hands,
         "latency_ms": {
             "stamp_to_hand_pose": latency_stats(lat, finite_only=True),
             "image_arrival_to_hand_pose": latency_stats(lat_img, finite_only=True),
         },
         "accuracy": {
             "frames_evaluated": len(errs),
-            "detection_rate": round(len(with_hand) / max(1, len(answered)), 4),
+            "answered_with_hand_fraction": round(len(with_hand) / max(1, len(answered)), 4),
+            "detection_rate": {f"hand_{h['true_track_id']}": h["detection_rate"] for h in hands},
             "epe3d_camera_frame_mm": stat("abs_mm"),
             "epe3d_root_relative_mm": stat("rel_mm"),
             "epe3d_root_relative_gt_scale_mm": stat("rel_gt_scale_mm"),
@@ -166,9 +287,10 @@ def overlay_frame(image: np.ndarray, rec: FrameRecord, view: Any = None) -> np.n
 
     out = np.ascontiguousarray(image).copy()
     t = max(1, int(round(min(out.shape[:2]) / 240)))
-    if rec.truth_uv is not None:
+    truths = [tr["uv"] for tr in rec.truths] or ([rec.truth_uv] if rec.truth_uv is not None else [])
+    for uv in truths:
         for a, b in BONES:
-            pa, pb = rec.truth_uv[a], rec.truth_uv[b]
+            pa, pb = uv[a], uv[b]
             cv2.line(
                 out,
                 (int(round(pa[0])), int(round(pa[1]))),
@@ -178,19 +300,23 @@ def overlay_frame(image: np.ndarray, rec: FrameRecord, view: Any = None) -> np.n
                 cv2.LINE_AA,
             )
     text = "no hand published"
-    if rec.hands:
-        h = rec.hands[0]
+    for h in rec.hands:
         draw_hand(out, np.asarray(h["uv"], float), thickness=t)
+    first = first_hand(rec)
+    if first is not None:
         e = frame_errors(rec)
-        text = f"{h['handedness']} {h['score']:.2f}  z={h['xyz'][0][2]:.2f} m"
+        text = f"{first['handedness']} {first['score']:.2f}  z={first['xyz'][0][2]:.2f} m"
         if e:
             text += f"  err {e['abs_mm']:.0f} mm (rel {e['rel_gt_scale_mm']:.0f})"
+    elif rec.hands:
+        text = f"{len(rec.hands)} hand(s) published, none on the first true hand"
     draw_label(out, text, (8, 22))
     if view is None:
         return out
-    hands, colors = ([np.asarray(rec.hands[0]["xyz"], float)], [None]) if rec.hands else ([], [])
-    if rec.truth_xyz is not None:
-        hands.append(rec.truth_xyz)
+    hands = [np.asarray(h["xyz"], float) for h in rec.hands]
+    colors: List[Any] = [None] * len(hands)
+    for tr in rec.truths or ([{"xyz": rec.truth_xyz}] if rec.truth_xyz is not None else []):
+        hands.append(np.asarray(tr["xyz"], float))
         colors.append("k")
     panel = view.render(hands, colors=colors, title="camera frame [m]: predicted (colours), true (black dashed)")
     return side_by_side(out, panel)
@@ -203,7 +329,7 @@ def plot_3d(records: Sequence[FrameRecord], path: Path) -> Optional[Path]:
         from matplotlib.figure import Figure
     except ImportError:
         return None
-    chosen = [r for r in records if r.hands and r.truth_xyz is not None]
+    chosen = [r for r in records if first_hand(r) is not None]
     if not chosen:
         return None
     picks = [chosen[i] for i in np.unique(np.linspace(0, len(chosen) - 1, 4).round().astype(int))]
@@ -213,7 +339,7 @@ def plot_3d(records: Sequence[FrameRecord], path: Path) -> Optional[Path]:
     t0 = records[0].stamp_ns
     for i, r in enumerate(picks):
         ax = fig.add_subplot(1, len(picks), i + 1, projection="3d")
-        p, g = np.asarray(r.hands[0]["xyz"], float), r.truth_xyz
+        p, g = np.asarray(first_hand(r)["xyz"], float), r.truth_xyz
         for xyz, style, lw in ((g, "--", 1.2), (p, "-", 2.0)):
             q = np.stack([xyz[:, 0], xyz[:, 2], -xyz[:, 1]], axis=1)  # x right, z depth, -y up
             for a, b in BONES:
@@ -392,6 +518,26 @@ class _Observer:
         except Exception:  # the context was shut down
             pass
 
+    def set_node_params(self, values: Dict[str, Any], timeout_s: float = 5.0) -> bool:
+        """Set parameters of hand_pose_node (dotted names); True when every one was accepted."""
+        from rcl_interfaces.srv import SetParameters
+        from rclpy.parameter import Parameter
+
+        client = self.node.create_client(SetParameters, "hand_pose_node/set_parameters")
+        try:
+            if not client.wait_for_service(timeout_sec=timeout_s):
+                return False
+            req = SetParameters.Request(
+                parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]
+            )
+            future = client.call_async(req)
+            t0 = time.monotonic()
+            while not future.done() and time.monotonic() - t0 < timeout_s:
+                time.sleep(0.02)
+            return bool(future.done() and all(r.successful for r in future.result().results))
+        finally:
+            self.node.destroy_client(client)
+
     def _rec(self, stamp_ns: int) -> FrameRecord:
         rec = self.records.get(stamp_ns)
         if rec is None:
@@ -405,13 +551,21 @@ class _Observer:
     def _on_truth(self, msg: Any) -> None:
         if not msg.hands:
             return
-        h = msg.hands[0]
+        truths = [
+            {
+                "track_id": int(h.track_id),
+                "xyz": np.array([[p.x, p.y, p.z] for p in h.keypoints]),
+                "uv": np.array([[p.x, p.y] for p in h.keypoints_2d]),
+                "visible": np.asarray(h.keypoint_scores) > 0.5,
+                "scale": float(h.scale),
+            }
+            for h in msg.hands
+        ]
         with self.lock:
             rec = self._rec(self._ns(msg.header.stamp))
-            rec.truth_xyz = np.array([[p.x, p.y, p.z] for p in h.keypoints])
-            rec.truth_uv = np.array([[p.x, p.y] for p in h.keypoints_2d])
-            rec.truth_visible = np.asarray(h.keypoint_scores) > 0.5
-            rec.truth_scale = float(h.scale)
+            rec.truths = truths
+            rec.truth_xyz, rec.truth_uv = truths[0]["xyz"], truths[0]["uv"]
+            rec.truth_visible, rec.truth_scale = truths[0]["visible"], truths[0]["scale"]
 
     def _on_image(self, msg: Any) -> None:
         now = time.time()
@@ -487,6 +641,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=640, help="camera image width (default 640)")
     p.add_argument("--height", type=int, default=480, help="camera image height (default 480)")
     p.add_argument("--seed", type=int, default=11, help="seed of the synthetic sequence (person, motion, scene)")
+    p.add_argument("--hands", type=int, default=1, choices=(1, 2), help="hands in view (default 1)")
+    p.add_argument(
+        "--static",
+        action="store_true",
+        help="hold the hands still and measure jitter: the first half of the run with smoothing, the second without",
+    )
     p.add_argument("--model", default="default", help="'default' (the shipped model) or a model path")
     p.add_argument("--backend", default="onnxruntime", choices=BACKENDS)
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default demo_out/)")
@@ -556,6 +716,9 @@ def run(args: argparse.Namespace) -> int:
         f"pipeline.backend:={args.backend}",
         "-p",
         "output.diagnostics_period:=5.0",
+        # the rendered hands are often missed by the palm detector (trained on real hands): search the full image
+        "-p",
+        "tracking.full_frame_fallback:=true",
     ]
     cam_cmd = [
         sys.executable,
@@ -570,6 +733,10 @@ def run(args: argparse.Namespace) -> int:
         f"width:={args.width}",
         "-p",
         f"height:={args.height}",
+        "-p",
+        f"hands:={args.hands}",
+        "-p",
+        f"static:={'true' if args.static else 'false'}",
     ]
 
     print(
@@ -590,7 +757,15 @@ def run(args: argparse.Namespace) -> int:
         keep_every = max(1, int(round(args.rate / args.gif_fps)))
         observer = _Observer(keep_every, max_images=int(args.duration * args.gif_fps) + 5)
         cam = _Proc("synthetic_camera", cam_cmd, out / "logs" / "synthetic_camera.log", env)
-        _stream(args, observer, node, cam)
+        switched: List[float] = []
+
+        def smoothing_off() -> None:  # --static: the second half of the run without smoothing
+            if observer.set_node_params({"smoothing.enabled": False}):
+                switched.append(time.time())
+            else:
+                print("demo: warning: could not switch smoothing off; no jitter comparison", file=sys.stderr)
+
+        _stream(args, observer, node, cam, on_half=smoothing_off if args.static else None)
     finally:
         if cam is not None:
             cam.stop()
@@ -616,7 +791,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    summary = summarize(records)
+    summary = summarize(records, args.width, args.height)
+    if args.static:
+        cut = switched[0] if switched else float("inf")
+        summary["jitter_static_hand"] = {
+            "with_smoothing": jitter([r for r in records if r.stamp_ns / 1e9 < cut]),
+            "without_smoothing": jitter([r for r in records if r.stamp_ns / 1e9 >= cut + 0.5]),
+            "note": "std over time of each published keypoint of the still hand, mean over keypoints; first second "
+            "of each half left out",
+        }
     node_stats = parse_node_stats(node.log())
     summary["frames"]["node"] = node_stats
     if node_stats:
@@ -626,7 +809,14 @@ def run(args: argparse.Namespace) -> int:
         "what": "hand_pose_node on synthetic_camera (python -m hand_pose_25d.ros.demo)",
         "model": str(model),
         "backend": args.backend,
-        "camera": {"rate_hz": args.rate, "width": args.width, "height": args.height, "seed": args.seed},
+        "camera": {
+            "rate_hz": args.rate,
+            "width": args.width,
+            "height": args.height,
+            "seed": args.seed,
+            "hands": args.hands,
+            "static": bool(args.static),
+        },
         "duration_s": round(float((records[-1].stamp_ns - records[0].stamp_ns) / 1e9), 2),
         **summary,
         "tf_and_markers": tf,
@@ -646,8 +836,15 @@ def run(args: argparse.Namespace) -> int:
     return 0 if summary["frames"]["answered"] > 0 else 1
 
 
-def _stream(args: argparse.Namespace, observer: _Observer, node: _Proc, cam: _Proc) -> None:
-    """Wait for the first frames, then stream for ``args.duration`` s with a progress display."""
+def _stream(
+    args: argparse.Namespace,
+    observer: _Observer,
+    node: _Proc,
+    cam: _Proc,
+    on_half: Optional[Callable[[], None]] = None,
+) -> None:
+    """Wait for the first frames, then stream for ``args.duration`` s with a progress display (``on_half`` is
+    called once half way)."""
     t0 = time.monotonic()
     while not any(r.truth_xyz is not None for r in observer.snapshot()[0]):
         if not cam.alive() or time.monotonic() - t0 > START_TIMEOUT_S:
@@ -669,6 +866,9 @@ def _stream(args: argparse.Namespace, observer: _Observer, node: _Proc, cam: _Pr
                 f"{(node if not node.alive() else cam).log()[-3000:]}"
             )
         time.sleep(0.25)
+        if on_half is not None and elapsed >= args.duration / 2:
+            on_half()
+            on_half = None
         records = observer.snapshot()[0]
         truth = [r for r in records if r.truth_xyz is not None]
         answered = [r for r in truth if r.answer_arrival is not None]
@@ -741,6 +941,20 @@ def _print_summary(s: Dict[str, Any], out: Path) -> None:
         f"{g(acc['epe3d_root_relative_mm'], 'median', 'mm')}, root-relative with the true scale "
         f"{g(acc['epe3d_root_relative_gt_scale_mm'], 'median', 'mm')}; 2D {g(acc['epe2d_px'], 'median', 'px')}"
     )
+    for h in s.get("hands", []):
+        rate = "-" if h["detection_rate"] is None else f"{100 * h['detection_rate']:.1f} %"
+        first = "-" if h["time_to_first_detection_s"] is None else f"{h['time_to_first_detection_s']:.2f} s"
+        print(
+            f"hand {h['true_track_id']}: valid pose in {h['frames_detected']} of {h['frames_in_view']} frames in view "
+            f"({rate}), first after {first}, track ids {h['track_ids']}, id switches {h['id_switches']}, "
+            f"swaps {h['id_swaps']}"
+        )
+    jit = s.get("jitter_static_hand")
+    if jit:
+        for k in ("with_smoothing", "without_smoothing"):
+            j = jit.get(k)
+            if j:
+                print(f"jitter of the still hand {k.replace('_', ' ')}: depth {j['depth_mm']} mm, x/y {j['xy_mm']} mm")
     if s.get("tf_and_markers"):
         t = s["tf_and_markers"]
         print(

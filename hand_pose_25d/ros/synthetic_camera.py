@@ -1,16 +1,16 @@
 """``synthetic_camera``: a ROS 2 camera node streaming rendered hands with their exact ground truth.
 
-Publishes, for frame ``t`` of a :class:`hand_pose_25d.data.synthetic.SyntheticSequence` (one person's hand moving
-smoothly in front of a fixed background, seed ``seed``):
+Publishes, for frame ``t`` of a :class:`hand_pose_25d.data.synthetic.MultiHandSequence` (one person's hand, or with
+``hands:=2`` both, moving smoothly in front of a fixed background, seed ``seed``):
 
 * ``image`` (``sensor_msgs/Image``, rgb8) and ``camera_info`` (``sensor_msgs/CameraInfo``: K, P = [K | 0],
   plumb_bob with zero distortion), both stamped with the time the frame was rendered, frame ``frame_id``;
-* ``~/ground_truth`` (``hand_pose_25d_msgs/HandPoseArray``, same stamp and frame): one hand with the true 3D
+* ``~/ground_truth`` (``hand_pose_25d_msgs/HandPoseArray``, same stamp and frame): each hand (track_id 1, 2) with the true 3D
   keypoints (metres), pixels, 2.5D relative depths (root 0, reference bone 0-9), root depth, scale (the true
   reference bone length, ``scale_source`` SCALE_HAND_SIZE), handedness and ``keypoint_scores`` = 1 for visible,
   0 for occluded keypoints;
-* ``roi`` (``sensor_msgs/RegionOfInterest``, only with ``publish_roi``): the true box of the visible keypoints,
-  as a perfect hand detector would.
+* ``roi`` (``sensor_msgs/RegionOfInterest``, only with ``publish_roi``): the true box of the first hand's visible
+  keypoints, as a perfect hand detector would.
 
 Frame ``t`` is the frame of time ``t / rate`` since start, so the hand moves at its true speed. When rendering
 is slower than ``rate`` (about 10 frames/s at 640x480 on one core), late ticks are skipped: the node publishes
@@ -52,6 +52,16 @@ class SyntheticCameraConfig:
     width: int = setting(640, description="Image width in pixels.", min=32, max=4096)
     height: int = setting(480, description="Image height in pixels.", min=32, max=4096)
     seed: int = setting(0, description="Seed of the sequence (hand, camera, background, motion).", min=0, max=2**31 - 1)
+    hands: int = setting(
+        1,
+        description="Hands in view: 1, or 2 (a right hand on the image's right half, a left one on its left half, "
+        "each moving on its own; ground truth track_id 1 and 2).",
+        min=1,
+        max=2,
+    )
+    static: bool = setting(
+        False, description="Hold the hands still (as in the first frame); only the sensor noise changes."
+    )
     frame_id: str = setting("camera_optical_frame", description="frame_id of the images (the camera's optical frame).")
     reliability: str = setting(
         "best_effort",
@@ -86,7 +96,7 @@ def camera_info_fields(K: np.ndarray, width: int, height: int) -> dict:
     }
 
 
-def ground_truth_fields(sample: HandSample) -> dict:
+def ground_truth_fields(sample: HandSample, track_id: int = 1) -> dict:
     """Keyword arguments of :func:`hand_pose_25d.ros.messages.fill_hand_pose` for the true hand of ``sample``."""
     if sample.xyz is None:
         raise ValueError("the sample carries no 3D ground truth")
@@ -97,7 +107,7 @@ def ground_truth_fields(sample: HandSample) -> dict:
     roi = clip_roi(int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x1 - x0)) + 1, int(np.ceil(y1 - y0)) + 1, w, h)
     rx0, ry0, rx1, ry1 = roi if roi is not None else (0, 0, 0, 0)
     return {
-        "track_id": 1,
+        "track_id": int(track_id),
         "xyz": sample.xyz,
         "uv": sample.uv,
         "keypoint_scores": sample.visible.astype(np.float32),
@@ -123,7 +133,7 @@ def _run_node(argv: Optional[List[str]]) -> int:
 
     from hand_pose_25d_msgs.msg import HandPose, HandPoseArray
 
-    from ..data.synthetic import SyntheticSequence
+    from ..data.synthetic import MultiHandSequence
     from .image_conversion import rgb8_to_image_msg
     from .params import declare_settings
     from .runtime import KeyedThrottle
@@ -135,7 +145,7 @@ def _run_node(argv: Optional[List[str]]) -> int:
             super().__init__(NODE_NAME)
             self.cfg: SyntheticCameraConfig = declare_settings(self, SyntheticCameraConfig())
             c = self.cfg
-            self.seq = SyntheticSequence(seed=c.seed, width=c.width, height=c.height, fps=c.rate)
+            self.seq = MultiHandSequence(seed=c.seed, width=c.width, height=c.height, fps=c.rate, hands=c.hands)
             reliability = ReliabilityPolicy.RELIABLE if c.reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
             qos = QoSProfile(
                 history=HistoryPolicy.KEEP_LAST,
@@ -178,12 +188,12 @@ def _run_node(argv: Optional[List[str]]) -> int:
                     self.skipped += due - tick
                     tick = due
                 t_render = time.perf_counter()
-                sample = self.seq.frame(tick)
+                samples = self.seq.frame(tick, 0 if c.static else None)
                 # stamped once the frame exists, as a camera driver stamps a frame once it is exposed: the
                 # latency from the stamp to a HandPose is then transport + the node, not the rendering
                 stamp = self.get_clock().now().to_msg()
                 try:
-                    self._publish(sample, stamp)
+                    self._publish(samples, stamp)
                 except Exception as exc:  # context shut down while publishing
                     if not self.context.ok():
                         return
@@ -201,15 +211,17 @@ def _run_node(argv: Optional[List[str]]) -> int:
                 self._stop.wait(max(0.0, t0 + tick * period - time.monotonic()))
             self.done.set()
 
-        def _publish(self, sample: HandSample, stamp: Any) -> None:
+        def _publish(self, samples: List[HandSample], stamp: Any) -> None:
             c = self.cfg
+            sample = samples[0]
             image = rgb8_to_image_msg(sample.image)
             image.header.stamp, image.header.frame_id = stamp, c.frame_id
             info = CameraInfo(**camera_info_fields(sample.K, c.width, c.height))
             info.header = image.header
             gt = HandPoseArray(header=image.header)
-            fields = ground_truth_fields(sample)
-            gt.hands = [fill_hand_pose(HandPose(), header=image.header, **fields)]
+            all_fields = [ground_truth_fields(s, i + 1) for i, s in enumerate(samples)]
+            fields = all_fields[0]
+            gt.hands = [fill_hand_pose(HandPose(), header=image.header, **f) for f in all_fields]
             self.info_pub.publish(info)
             self.image_pub.publish(image)
             self.gt_pub.publish(gt)

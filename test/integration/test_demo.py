@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hand_pose_25d.ros import demo
-from hand_pose_25d.ros.demo import FrameRecord, frame_errors, parse_node_stats, summarize
+from hand_pose_25d.ros.demo import FrameRecord, frame_errors, jitter, match_hands, parse_node_stats, per_hand, summarize
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPO / "hand_pose_25d" / "models" / "default.onnx"
@@ -81,8 +81,63 @@ def test_frame_errors_and_summary_against_hand_computed_values():
     assert s["latency_ms"]["stamp_to_hand_pose"]["n"] == 2
     assert s["latency_ms"]["stamp_to_hand_pose"]["max"] == pytest.approx(20.0, abs=0.01)
     assert s["latency_ms"]["image_arrival_to_hand_pose"]["p50"] == pytest.approx(8.0, abs=0.01)
-    assert s["accuracy"]["detection_rate"] == 0.5
+    assert s["accuracy"]["answered_with_hand_fraction"] == 0.5
+    assert s["accuracy"]["detection_rate"] == {}  # these records carry no per-hand truths
     assert s["accuracy"]["auc3d_root_relative_gt_scale_20_50mm"] == pytest.approx(1.0)
+
+
+def _truth(tid: int, uv: np.ndarray, xyz: np.ndarray) -> dict:
+    return {"track_id": tid, "uv": uv, "xyz": xyz, "visible": np.ones(21, bool), "scale": 0.09}
+
+
+def test_per_hand_rates_first_detection_and_id_swaps():
+    """Two true hands; the node publishes hand A in frames 1-3 (id 7) and hand B in frames 2-3 (id 8, then in
+    frame 3 under A's id 7: a swap); hand B is out of view in frame 0."""
+    rng = np.random.default_rng(2)
+    K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+    ga, gb = _hand(rng) + [-0.15, 0, 0], _hand(rng) + [0.15, 0, 0]
+    ua, ub = ((g @ K.T)[:, :2] / g[:, 2:] for g in (ga, gb))
+    off = ub + [2000.0, 0.0]  # out of the image
+
+    def pub(uv, xyz, tid):
+        return {"uv": (uv + 1.0).tolist(), "xyz": xyz.tolist(), "track_id": tid, "score": 0.9, "handedness": "right"}
+
+    recs = []
+    for i, (a_id, b_id) in enumerate([(None, None), (7, None), (7, 8), (8, 7)]):
+        hands = ([pub(ua, ga, a_id)] if a_id else []) + ([pub(ub, gb, b_id)] if b_id else [])
+        truths = [_truth(1, ua, ga), _truth(2, off if i == 0 else ub, gb)]
+        rec = FrameRecord(stamp_ns=(i + 1) * 100_000_000, truth_xyz=ga, truth_uv=ua, truth_scale=0.09)
+        rec.truths, rec.hands, rec.answer_arrival = truths, hands, 1.0
+        recs.append(rec)
+    assert set(match_hands(recs[2])) == {1, 2} and match_hands(recs[2])[2]["track_id"] == 8
+    a, b = per_hand(recs, 640, 480)
+    assert (a["frames_in_view"], a["frames_detected"], a["detection_rate"]) == (4, 3, 0.75)
+    assert a["time_to_first_detection_s"] == pytest.approx(0.1) and a["track_ids"] == [7, 8]
+    assert a["id_switches"] == 1 and a["id_swaps"] == 1  # id 8 was hand B's
+    assert (b["frames_in_view"], b["frames_detected"]) == (3, 2) and b["time_to_first_detection_s"] == pytest.approx(
+        0.1
+    )
+    assert b["id_swaps"] == 1  # id 7 was hand A's
+    s = summarize(recs)
+    assert s["accuracy"]["detection_rate"] == {"hand_1": 0.75, "hand_2": pytest.approx(2 / 3, abs=1e-4)}
+
+
+def test_jitter_of_a_static_hand():
+    rng = np.random.default_rng(3)
+    K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+    g = _hand(rng)
+    uv = (g @ K.T)[:, :2] / g[:, 2:]
+    recs = []
+    for i in range(60):
+        noisy = g + rng.normal(0, [0.001, 0.001, 0.004], (21, 3))  # 1 mm across, 4 mm in depth
+        rec = FrameRecord(stamp_ns=i * 33_000_000, truth_xyz=g, truth_uv=uv, truth_scale=0.09)
+        rec.truths = [_truth(1, uv, g)]
+        rec.hands = [{"uv": uv.tolist(), "xyz": noisy.tolist(), "track_id": 1}]
+        recs.append(rec)
+    j = jitter(recs, warmup_s=0.5)
+    assert j["frames"] == 60 - 16
+    assert j["depth_mm"] == pytest.approx(4.0, rel=0.2) and j["xy_mm"] == pytest.approx(np.sqrt(2.0), rel=0.2)
+    assert jitter(recs[:5]) is None
 
 
 def test_pictures_are_written(tmp_path: Path):

@@ -146,10 +146,12 @@ class Proc:
 MECHANICS = ("pipeline.detector.model:=none", "smoothing.enabled:=false")
 
 
-def node_command(*params: str, ns: Optional[str] = None, extra: Sequence[str] = ()) -> List[str]:
+def node_command(
+    *params: str, ns: Optional[str] = None, extra: Sequence[str] = (), mechanics: Sequence[str] = MECHANICS
+) -> List[str]:
     """``python -m hand_pose_25d.ros.node --ros-args --params-file config/hand_pose.yaml -p ...``."""
     cmd = [sys.executable, "-m", "hand_pose_25d.ros.node", "--ros-args", "--params-file", str(PARAMS_FILE)]
-    for p in MECHANICS + tuple(params):
+    for p in tuple(mechanics) + tuple(params):
         cmd += ["-p", p]
     if ns:
         cmd += ["-r", f"__ns:={ns}"]
@@ -945,17 +947,21 @@ def test_synthetic_camera_stream_end_to_end(probe: Probe, node_a: Proc, stream_m
 # start-up failures
 
 
-@pytest.mark.parametrize("problem", ["missing", "corrupt", "bad_parameter"])
+@pytest.mark.parametrize("problem", ["missing", "corrupt", "bad_parameter", "missing_detector", "corrupt_detector"])
 def test_start_up_failures_exit_non_zero_with_a_clear_error(ros_runtime, workdir: Path, problem: str):
-    """A missing or corrupt model file, or an invalid parameter: [FATAL] log line naming it, exit status 1."""
+    """A missing or corrupt model or detector file, or an invalid parameter: [FATAL] log line naming it, exit 1."""
     path = workdir / f"{problem}_model.onnx"
     params = [f"pipeline.model:={path}"]
     expected = {
         "missing": "model file not found",
         "corrupt": "not a valid ONNX model",
         "bad_parameter": "tracking.crop_mode: 'bogus' is not one of",
+        "missing_detector": "palm detector model not found",
+        "corrupt_detector": "not a valid ONNX model",
     }[problem]
-    if problem == "corrupt":
+    if problem.endswith("detector"):  # a good pose model, the detector asked for by path is broken
+        params = [f"pipeline.model:={ros_runtime_model(workdir)}", f"pipeline.detector.model:={path}"]
+    if problem.startswith("corrupt"):
         path.write_bytes(b"this is not an ONNX protobuf" * 100)
     if problem == "bad_parameter":
         params.append("tracking.crop_mode:=bogus")
@@ -970,3 +976,26 @@ def test_start_up_failures_exit_non_zero_with_a_clear_error(ros_runtime, workdir
     assert "Traceback" not in log
     if problem != "bad_parameter":
         assert str(path) in log
+
+
+def ros_runtime_model(workdir: Path) -> Path:
+    """The constant-hand ONNX model of these tests, written once into ``workdir``."""
+    path = workdir / "constant_hand.onnx"
+    if not path.is_file():
+        build_constant_hand_onnx(path)
+    return path
+
+
+def test_without_its_default_detector_the_node_starts_and_says_so(ros_runtime, workdir: Path, tmp_path: Path):
+    env = dict(child_env(workdir), HAND_POSE_25D_MODELS=str(tmp_path / "no_models"))
+    cmd = node_command(f"pipeline.model:={ros_runtime_model(workdir)}", mechanics=("smoothing.enabled:=false",))
+    proc = Proc(cmd, workdir / "node_no_detector.log", env)
+    try:
+        t0 = time.monotonic()
+        while "ready: " not in proc.log() and time.monotonic() - t0 < START_TIMEOUT_S and proc.p.poll() is None:
+            time.sleep(0.1)
+        log = proc.log()
+    finally:
+        proc.stop()
+    assert "ready: " in log, log
+    assert re.search(r"\[WARN\].*no palm detector at .*no_models.*hand-pose-25d setup-models", log), log

@@ -98,9 +98,12 @@ def test_tracker_runs_the_detector_until_hands_are_followed_then_every_interval(
     assert tr.wants_detection(cfg, 0)  # nothing followed
     assert not tr.wants_detection(cfg, 0, roi=(0.0, 0.0, 10.0, 10.0))  # an ROI wins
     assert not tr.wants_detection(TrackingConfig(crop_mode="full"), 0)
-    # the detector found nothing: with the fallback the full image, without it nothing
-    assert tr.plan(cfg, 640, 480, 0, None, 1.3, detections=[])[0].source == "full"
-    assert tr.plan(TrackingConfig(full_frame_fallback=False), 640, 480, 0, None, 1.3, detections=[]) == []
+    # the detector found nothing: nothing to crop (the default), or the full image with the fallback; no detector:
+    # the full image
+    assert tr.plan(cfg, 640, 480, 0, None, 1.3, detections=[]) == []
+    fallback = TrackingConfig(full_frame_fallback=True)
+    assert tr.plan(fallback, 640, 480, 0, None, 1.3, detections=[])[0].source == "full"
+    assert tr.plan(cfg, 640, 480, 0, None, 1.3, detections=None)[0].source == "full"
     # two detections: two loose crops, one track each after update
     d1, d2 = CropBox(200, 200, 150), CropBox(450, 250, 150)
     planned = tr.plan(cfg, 640, 480, 0, None, 1.3, detections=[d1, d2])
@@ -137,3 +140,23 @@ def test_the_converted_detector_finds_the_hand_of_a_real_photograph():
     assert len(hands) == 1 and hands[0].score > 0.9
     assert 150 < hands[0].palm.center[0] < 450 and 100 < hands[0].palm.center[1] < 400
     assert det.detect(np.full((480, 640, 3), 128, np.uint8), DetectorConfig()) == []  # a grey frame: no hand
+
+
+def test_a_conversion_that_does_not_match_the_interpreter_is_refused(tmp_path):
+    """The set-up's check is real: asked for a tolerance below the conversion's true difference (1.5e-4), it fails
+    naming the outputs, and no detector file is left behind."""
+    pytest.importorskip("torch")
+    pytest.importorskip("tflite")
+    pytest.importorskip("ai_edge_litert")
+    from hand_pose_25d.pretrained import mediapipe_wheel
+    from hand_pose_25d.pretrained.convert import convert_model
+
+    try:
+        wheel = mediapipe_wheel.find_or_download_wheel(mediapipe_wheel.default_cache_dir(), download=False)
+    except mediapipe_wheel.PretrainedError:
+        pytest.skip("no cached mediapipe 0.10.21 wheel (hand-pose-25d setup-models fetches it)")
+    with pytest.raises(mediapipe_wheel.PretrainedError, match="differs from the ai-edge-litert interpreter"):
+        convert_model(
+            "palm_detection_full", tmp_path, wheel=wheel, tol=1e-7, bench_runs=0, n_random=1, log=lambda m: None
+        )
+    assert not list(tmp_path.glob("*.onnx"))

@@ -17,7 +17,7 @@ Modules: :mod:`.synthetic_config` (``SyntheticConfig``), :mod:`.hand_model` (kin
 :mod:`.dataset_export` (disk export / loading).
 """
 
-from .core import Rendered, SyntheticHands, SyntheticSequence
+from .core import MultiHandSequence, Rendered, SyntheticHands, SyntheticSequence
 from .dataset_export import ExportedDataset, export_dataset, load_exported
 from .hand_model import DOF_NAMES, GESTURES, JOINT_LIMITS_DEG, HandPose, HandShape
 from .synthetic_config import SyntheticConfig
@@ -26,6 +26,7 @@ __all__ = [
     "SyntheticConfig",
     "SyntheticHands",
     "SyntheticSequence",
+    "MultiHandSequence",
     "Rendered",
     "export_dataset",
     "load_exported",

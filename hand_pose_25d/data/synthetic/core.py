@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from .scene import (
 )
 from .synthetic_config import SyntheticConfig
 
-__all__ = ["SyntheticHands", "SyntheticSequence", "Rendered"]
+__all__ = ["SyntheticHands", "SyntheticSequence", "MultiHandSequence", "Rendered"]
 
 # independent random streams of one sample: np.random.default_rng([seed, index, stream])
 _HAND, _CAMERA, _LOOK, _BACKGROUND, _OBJECTS, _DEGRADE, _CROP, _SHADE, _NOISE = range(1, 10)
@@ -325,7 +325,15 @@ class SyntheticSequence:
         width: int = 640,
         height: int = 480,
         fps: float = 30.0,
+        *,
+        u_range: Tuple[float, float] = (0.3, 0.7),
+        handedness: Optional[str] = None,
     ) -> None:
+        if not 0.0 <= u_range[0] < u_range[1] <= 1.0:
+            raise ValueError(f"u_range must be 0 <= low < high <= 1, got {u_range}")
+        if handedness not in (None, "left", "right"):
+            raise ValueError(f"handedness must be 'left', 'right' or None, got {handedness!r}")
+        self.u_range = (float(u_range[0]), float(u_range[1]))
         self.hands = SyntheticHands(config, seed)
         self.config = self.hands.config
         if not fps > 0:
@@ -335,7 +343,8 @@ class SyntheticSequence:
         self.seed, self.width, self.height, self.fps = int(seed), int(width), int(height), float(fps)
         cfg = self.config
         rng = np.random.default_rng([self.seed, 0, 1000])
-        self.handedness = "left" if rng.random() < cfg.left_hand_prob else "right"
+        drawn = "left" if rng.random() < cfg.left_hand_prob else "right"
+        self.handedness = handedness or drawn
         self.shape = sample_shape(rng, cfg.hand_scale_range, cfg.bone_proportion_sigma, cfg.thickness_range)
         self.K = sample_intrinsics(rng, width, height, cfg)
         self.appearance = sample_appearance(rng, cfg)
@@ -367,7 +376,9 @@ class SyntheticSequence:
                 q = -q
             zlo, zhi = cfg.distance_range
             z = float(np.clip(self.base_depth * math.exp(rng.normal(0, 0.15)), zlo, zhi))
-            pos = np.array([rng.uniform(0.3, 0.7) * self.width, rng.uniform(0.35, 0.75) * self.height, math.log(z)])
+            pos = np.array(
+                [rng.uniform(*self.u_range) * self.width, rng.uniform(0.35, 0.75) * self.height, math.log(z)]
+            )
             if len(self._keys) > 64:
                 self._keys.clear()
             self._keys[k] = (pose.angles, q, pos)
@@ -388,30 +399,20 @@ class SyntheticSequence:
         pose = HandPose(np.clip(angles, LIMITS_LO, LIMITS_HI), "sequence")
         return pose, R, T
 
-    def frame(self, t_index: int) -> HandSample:
-        """Frame ``t_index`` (time ``t_index / fps`` seconds) as a full-camera :class:`HandSample`."""
-        pose, R, T = self.state(int(t_index))
-        G = R @ MIRROR if self.handedness == "left" else R
-        rel = forward_kinematics(self.shape, pose).xyz @ G.T
-        # keep every keypoint in front of the camera
-        if (rel[:, 2] + T[2]).min() < 0.06:
-            T = T * (0.06 - rel[:, 2].min()) / T[2]
-        scene = build_scene(
-            self.K,
-            self.width,
-            self.height,
-            self.handedness,
-            self.shape,
-            pose,
-            R,
-            T,
-            self.appearance,
-            forearm=self.forearm,
-            sleeve_from=self.sleeve,
-        )
+    def frame(self, t_index: int, pose_index: Optional[int] = None) -> HandSample:
+        """Frame ``t_index`` (time ``t_index / fps`` seconds) as a full-camera :class:`HandSample`.
+
+        ``pose_index``: show the hand as at that frame instead (a static hand: the sensor noise still changes with
+        ``t_index``).
+        """
+        scene = self.scene(t_index if pose_index is None else pose_index)
         img = self._background.copy()
         render_layer(scene, self.K, self.width, self.height, img, np.random.default_rng([self.seed, 0, 1003]))
         image = degrade(img, self.degradation, np.random.default_rng([self.seed, int(t_index), 1004]), self._r2)
+        return self._sample(scene, image, t_index)
+
+    def _sample(self, scene: Any, image: np.ndarray, t_index: int) -> HandSample:
+        """The :class:`HandSample` of this sequence's hand in ``scene``, shown in ``image``."""
         uv = project(scene.xyz, self.K)
         vis = keypoint_visibility(scene) & _inside(uv, self.width, self.height)
         meta = {
@@ -430,3 +431,74 @@ class SyntheticSequence:
             handedness=self.handedness,
             meta=meta,
         )
+
+    def scene(self, t_index: int) -> Any:
+        """The camera-frame scene (hand geometry and appearance) of frame ``t_index``, not rendered."""
+        pose, R, T = self.state(int(t_index))
+        G = R @ MIRROR if self.handedness == "left" else R
+        rel = forward_kinematics(self.shape, pose).xyz @ G.T
+        # keep every keypoint in front of the camera
+        if (rel[:, 2] + T[2]).min() < 0.06:
+            T = T * (0.06 - rel[:, 2].min()) / T[2]
+        return build_scene(
+            self.K,
+            self.width,
+            self.height,
+            self.handedness,
+            self.shape,
+            pose,
+            R,
+            T,
+            self.appearance,
+            forearm=self.forearm,
+            sleeve_from=self.sleeve,
+        )
+
+
+class MultiHandSequence:
+    """Several hands in one synthetic camera stream (``hands`` 1 or 2): each a :class:`SyntheticSequence` of its own
+    motion, keeping to its side of the image (left hand on the image's left half, right hand on the right), with the
+    camera, background and degradations of the first one. ``frame(t)`` renders them nearest last (a nearer hand
+    hides a farther one; the farther hand's visibility does not know it) and returns one :class:`HandSample` per
+    hand, all holding the same image.
+    """
+
+    def __init__(
+        self,
+        config: Optional[SyntheticConfig] = None,
+        seed: int = 0,
+        width: int = 640,
+        height: int = 480,
+        fps: float = 30.0,
+        hands: int = 2,
+    ) -> None:
+        if hands not in (1, 2):
+            raise ValueError(f"hands must be 1 or 2, got {hands}")
+        if hands == 1:
+            self.sequences = [SyntheticSequence(config, seed, width, height, fps)]
+        else:
+            first = SyntheticSequence(config, seed, width, height, fps, u_range=(0.52, 0.85), handedness="right")
+            second = SyntheticSequence(config, seed + 7919, width, height, fps, u_range=(0.15, 0.48), handedness="left")
+            second.K, second._r2 = first.K, first._r2
+            second._background, second.degradation = first._background, first.degradation
+            self.sequences = [first, second]
+        first = self.sequences[0]
+        self.seed, self.width, self.height, self.fps, self.K = first.seed, width, height, float(fps), first.K
+
+    @property
+    def handedness(self) -> str:
+        """The hands' handedness, comma-separated (for logs)."""
+        return ",".join(s.handedness for s in self.sequences)
+
+    def frame(self, t_index: int, pose_index: Optional[int] = None) -> List[HandSample]:
+        """Frame ``t_index``: one :class:`HandSample` per hand, sharing the rendered image (``pose_index``: the hands
+        as at that frame, see :meth:`SyntheticSequence.frame`)."""
+        if len(self.sequences) == 1:
+            return [self.sequences[0].frame(t_index, pose_index)]
+        first = self.sequences[0]
+        scenes = [s.scene(t_index if pose_index is None else pose_index) for s in self.sequences]
+        img = first._background.copy()
+        for i in sorted(range(len(scenes)), key=lambda i: -float(scenes[i].xyz[0, 2])):  # farthest first
+            render_layer(scenes[i], first.K, self.width, self.height, img, np.random.default_rng([first.seed, i, 1003]))
+        image = degrade(img, first.degradation, np.random.default_rng([first.seed, int(t_index), 1004]), first._r2)
+        return [s._sample(sc, image, t_index) for s, sc in zip(self.sequences, scenes)]
