@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..fileio import atomic_output, write_json
+from ..fileio import write_json
 from ..inference.contract import DETECTOR_CONFIG_KEY, FORMAT_VERSION, FORMAT_VERSION_KEY
 from .palm import PALM_INPUT_SIZE, PALM_NUM_ANCHORS, PALM_NUM_COORDS
 
@@ -61,44 +60,23 @@ class PalmDetectorGraph(nn.Module):
 
 def export_palm_detector(graph: PalmDetectorGraph, path: Path, info: Dict[str, Any]) -> Path:
     """Export ``graph`` to ONNX (opset 17, dynamic batch) with ``info`` as the detector metadata; returns ``path``."""
-    import onnx
+    from ..model.onnx_export import trace_to_onnx
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, PALM_INPUT_SIZE, PALM_INPUT_SIZE, 3, dtype=torch.uint8)
-    with atomic_output(path) as tmp:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", message=".*[Cc]onstant folding.*", category=UserWarning)
-            torch.onnx.export(
-                graph.eval(),
-                (dummy,),
-                tmp,
-                dynamo=False,
-                opset_version=17,
-                input_names=["image"],
-                output_names=["regressors", "logits"],
-                dynamic_axes={"image": {0: "batch"}, "regressors": {0: "batch"}, "logits": {0: "batch"}},
-                do_constant_folding=True,
-            )
-        proto = onnx.load(tmp)
-        del proto.metadata_props[:]
-        for key, value in (
-            (DETECTOR_CONFIG_KEY, json.dumps(info, sort_keys=True)),
-            (FORMAT_VERSION_KEY, FORMAT_VERSION),
-        ):
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
-        proto.producer_name = "hand_pose_25d"
-        proto.doc_string = (
-            "BlazePalm palm detector (MediaPipe, Apache-2.0) converted by hand_pose_25d. Input 'image': uint8 (B, 192, "
-            "192, 3) letterboxed RGB. Outputs 'regressors' (B, 2016, 18), 'logits' (B, 2016). Config: "
-            + DETECTOR_CONFIG_KEY
-        )
-        onnx.checker.check_model(proto)
-        onnx.save(proto, tmp)
-    return path
+    return trace_to_onnx(
+        graph.eval(),
+        (dummy,),
+        path,
+        input_names=["image"],
+        output_names=["regressors", "logits"],
+        dynamic_axes={"image": {0: "batch"}, "regressors": {0: "batch"}, "logits": {0: "batch"}},
+        metadata={DETECTOR_CONFIG_KEY: json.dumps(info, sort_keys=True), FORMAT_VERSION_KEY: FORMAT_VERSION},
+        doc="BlazePalm palm detector (MediaPipe, Apache-2.0) converted by hand_pose_25d. Input 'image': uint8 (B, 192, "
+        "192, 3) letterboxed RGB. Outputs 'regressors' (B, 2016, 18), 'logits' (B, 2016). Config: "
+        + DETECTOR_CONFIG_KEY,
+    )
 
 
 def build_palm_detector(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -26,7 +26,7 @@ from ..inference.contract import CONFIG_KEY, FORMAT_VERSION, FORMAT_VERSION_KEY,
 from .model_config import ModelConfig
 from .network import ImageNormalizer, check_config_matches
 
-__all__ = ["ExportWrapper", "export_onnx", "round_weights_to_half"]
+__all__ = ["ExportWrapper", "export_onnx", "trace_to_onnx", "round_weights_to_half"]
 
 
 class ExportWrapper(nn.Module):
@@ -82,7 +82,6 @@ def export_onnx(
     Returns:
         The path written.
     """
-    import onnx
 
     if not isinstance(config, ModelConfig):
         raise ValueError(f"config must be a ModelConfig, got {type(config).__name__}")
@@ -99,43 +98,87 @@ def export_onnx(
     dummy = torch.randint(0, 256, (2 if dynamic_batch else 1, s, s, 3), dtype=torch.uint8)
     dynamic_axes = {name: {0: "batch"} for name in (INPUT_NAME,) + OUTPUT_NAMES} if dynamic_batch else None
     try:
-        with atomic_output(path) as tmp:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.filterwarnings("ignore", category=DeprecationWarning)
-                warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-                warnings.filterwarnings("ignore", message=".*constant folding.*", category=UserWarning)
-                torch.onnx.export(
-                    wrapper,
-                    (dummy,),
-                    tmp,
-                    dynamo=False,
-                    opset_version=opset,
-                    input_names=[INPUT_NAME],
-                    output_names=list(OUTPUT_NAMES),
-                    dynamic_axes=dynamic_axes,
-                    do_constant_folding=True,
-                    # half_weights: keep BatchNormalization nodes (ONNX Runtime and TensorRT fuse them at load time in
-                    # float32), so that the stored float16 numbers are the model's own, not products of a fusion
-                    training=torch.onnx.TrainingMode.PRESERVE if half_weights else torch.onnx.TrainingMode.EVAL,
-                )
-            proto = onnx.load(tmp)
-            if half_weights:
-                _store_initializers_as_half(proto)
-            del proto.metadata_props[:]
-            for key, value in ((CONFIG_KEY, config.to_json()), (FORMAT_VERSION_KEY, FORMAT_VERSION)):
-                entry = proto.metadata_props.add()
-                entry.key, entry.value = key, value
-            proto.producer_name = "hand_pose_25d"
-            proto.doc_string = (
+        trace_to_onnx(
+            wrapper,
+            (dummy,),
+            path,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=dynamic_axes,
+            opset=opset,
+            metadata={CONFIG_KEY: config.to_json(), FORMAT_VERSION_KEY: FORMAT_VERSION},
+            doc=(
                 "hand_pose_25d latent 2.5D hand pose network. Input 'image': uint8 (B, S, S, 3) RGB crop. Outputs: "
                 "'uv' (B, K, 2) crop pixels, 'z_rel' (B, K) root-relative depth / reference bone length, "
                 "'keypoint_scores' (B, K) in [0, 1], 'handedness' (B,) P(right hand). Config: metadata " + CONFIG_KEY
-            )
-            onnx.checker.check_model(proto)
-            onnx.save(proto, tmp)
+            ),
+            # half_weights: keep BatchNormalization nodes (ONNX Runtime and TensorRT fuse them at load time in
+            # float32), so that the stored float16 numbers are the model's own, not products of a fusion
+            training=torch.onnx.TrainingMode.PRESERVE if half_weights else torch.onnx.TrainingMode.EVAL,
+            transform=_store_initializers_as_half if half_weights else None,
+        )
     finally:
         model.to(device)
         model.train(was_training)
+    return path
+
+
+def trace_to_onnx(
+    module: nn.Module,
+    example_inputs: Tuple[Tensor, ...],
+    path: Union[str, os.PathLike],
+    *,
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    dynamic_axes: Optional[Dict[str, Dict[int, str]]] = None,
+    opset: int = 17,
+    metadata: Optional[Mapping[str, str]] = None,
+    producer: str = "hand_pose_25d",
+    doc: str = "",
+    training: Any = None,
+    transform: Optional[Callable[[Any], None]] = None,
+) -> Path:
+    """The package's one way to write an ONNX file from a torch module: the TorchScript-based exporter
+    (``dynamo=False``), constant folding, exporter warnings silenced, ``metadata`` as ``metadata_props``, the
+    result checked with ``onnx.checker`` and written atomically (``path``'s folder must exist).
+
+    Args:
+        module: traced in its current mode and device (put it in eval mode on the CPU first).
+        example_inputs: the inputs to trace with.
+        transform: applied to the loaded ``ModelProto`` before the metadata is set (e.g. float16 storage).
+        training: ``torch.onnx.TrainingMode`` (default EVAL).
+    """
+    import onnx
+
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message=".*[Cc]onstant folding.*", category=UserWarning)
+            torch.onnx.export(
+                module,
+                example_inputs,
+                tmp,
+                dynamo=False,
+                opset_version=opset,
+                input_names=list(input_names),
+                output_names=list(output_names),
+                dynamic_axes=dynamic_axes,
+                do_constant_folding=True,
+                training=torch.onnx.TrainingMode.EVAL if training is None else training,
+            )
+        proto = onnx.load(tmp)
+        if transform is not None:
+            transform(proto)
+        del proto.metadata_props[:]
+        for key, value in (metadata or {}).items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        proto.producer_name = producer
+        proto.doc_string = doc
+        onnx.checker.check_model(proto)
+        onnx.save(proto, tmp)
     return path
 
 

@@ -49,7 +49,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -977,7 +976,6 @@ def export_onnx(
     Returns:
         The path written (it passes ``onnx.checker.check_model``).
     """
-    import onnx
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -986,28 +984,20 @@ def export_onnx(
     dummy = module.example_inputs(batch=1)
     in_names, out_names = module.input_names, module.output_names
     dynamic_axes = {n: {0: "batch"} for n in in_names + out_names} if dynamic_batch else None
+    from ..model.onnx_export import trace_to_onnx
+
     try:
-        with atomic_output(path) as tmp:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.filterwarnings("ignore", category=DeprecationWarning)
-                warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-                warnings.filterwarnings("ignore", message=".*constant folding.*", category=UserWarning)
-                torch.onnx.export(
-                    module,
-                    dummy,
-                    tmp,
-                    dynamo=False,
-                    opset_version=opset,
-                    input_names=in_names,
-                    output_names=out_names,
-                    dynamic_axes=dynamic_axes,
-                    do_constant_folding=True,
-                )
-            proto = onnx.load(tmp)
-            proto.producer_name = "hand_pose_25d.pretrained"
-            proto.doc_string = f"converted from {Path(module.source).name} by hand_pose_25d.pretrained.tflite_torch"
-            onnx.checker.check_model(proto)
-            onnx.save(proto, tmp)
+        trace_to_onnx(
+            module,
+            dummy,
+            path,
+            input_names=in_names,
+            output_names=out_names,
+            dynamic_axes=dynamic_axes,
+            opset=opset,
+            producer="hand_pose_25d.pretrained",
+            doc=f"converted from {Path(module.source).name} by hand_pose_25d.pretrained.tflite_torch",
+        )
     finally:
         module.train(was_training)
     return path

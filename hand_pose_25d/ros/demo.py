@@ -644,8 +644,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hands", type=int, default=1, choices=(1, 2), help="hands in view (default 1)")
     p.add_argument(
         "--static",
-        action="store_true",
-        help="hold the hands still and measure jitter: the first half of the run with smoothing, the second without",
+        type=int,
+        nargs="?",
+        const=240,
+        default=None,
+        metavar="FRAME",
+        help="hold the hands still as in frame FRAME of the sequence (default 240: seed 11's hand is found there) and "
+        "measure jitter: the first half of the run with smoothing, the second without",
     )
     p.add_argument("--model", default="default", help="'default' (the shipped model) or a model path")
     p.add_argument("--backend", default="onnxruntime", choices=BACKENDS)
@@ -736,7 +741,7 @@ def run(args: argparse.Namespace) -> int:
         "-p",
         f"hands:={args.hands}",
         "-p",
-        f"static:={'true' if args.static else 'false'}",
+        f"static_frame:={-1 if args.static is None else args.static}",
     ]
 
     print(
@@ -765,7 +770,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print("demo: warning: could not switch smoothing off; no jitter comparison", file=sys.stderr)
 
-        _stream(args, observer, node, cam, on_half=smoothing_off if args.static else None)
+        _stream(args, observer, node, cam, on_half=smoothing_off if args.static is not None else None)
     finally:
         if cam is not None:
             cam.stop()
@@ -792,7 +797,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     summary = summarize(records, args.width, args.height)
-    if args.static:
+    if args.static is not None:
         cut = switched[0] if switched else float("inf")
         summary["jitter_static_hand"] = {
             "with_smoothing": jitter([r for r in records if r.stamp_ns / 1e9 < cut]),
@@ -815,7 +820,7 @@ def run(args: argparse.Namespace) -> int:
             "height": args.height,
             "seed": args.seed,
             "hands": args.hands,
-            "static": bool(args.static),
+            "static_frame": args.static,
         },
         "duration_s": round(float((records[-1].stamp_ns - records[0].stamp_ns) / 1e9), 2),
         **summary,

@@ -59,8 +59,11 @@ class SyntheticCameraConfig:
         min=1,
         max=2,
     )
-    static: bool = setting(
-        False, description="Hold the hands still (as in the first frame); only the sensor noise changes."
+    static_frame: int = setting(
+        -1,
+        description="Hold the hands still as in this frame of the sequence (only the sensor noise changes); -1: they move.",
+        min=-1,
+        max=2**31 - 1,
     )
     frame_id: str = setting("camera_optical_frame", description="frame_id of the images (the camera's optical frame).")
     reliability: str = setting(
@@ -188,7 +191,7 @@ def _run_node(argv: Optional[List[str]]) -> int:
                     self.skipped += due - tick
                     tick = due
                 t_render = time.perf_counter()
-                samples = self.seq.frame(tick, 0 if c.static else None)
+                samples = self.seq.frame(tick, c.static_frame if c.static_frame >= 0 else None)
                 # stamped once the frame exists, as a camera driver stamps a frame once it is exposed: the
                 # latency from the stamp to a HandPose is then transport + the node, not the rendering
                 stamp = self.get_clock().now().to_msg()
