@@ -31,6 +31,7 @@ import numpy as np
 
 from . import metrics as M
 from .data.sample import HandSample
+from .depth import simulate_depth
 from .fileio import json_safe, write_json
 from .geometry import lift_2p5d
 from .inference.pipeline import HandPoseEstimator
@@ -97,6 +98,7 @@ def evaluate(
     progress: bool = True,
     info: Optional[Dict[str, Any]] = None,
     freihand: bool = False,
+    depth: Optional[Dict[str, float]] = None,
 ) -> EvalResult:
     """Run the pipeline on ``samples`` (ground-truth crop) and compute every figure.
 
@@ -107,6 +109,10 @@ def evaluate(
         mask_mode: keypoints evaluated: 'labeled' (every annotated keypoint, occluded ones included) or 'visible'
             (the RHD/STB convention).
         progress: show a tqdm progress bar.
+        depth: use each sample's depth image as a sensor would give it: the keyword arguments of
+            :func:`hand_pose_25d.depth.simulate_depth` (noise, holes; seeded by the sample's position), and
+            ``metrics["3d_absolute_bone_prior"]`` the same predictions placed with the bone prior instead;
+            samples without a depth image are evaluated without.
         freihand: also report FreiHAND's figures (``metrics["freihand"]``: 0-50 mm in 100 steps, unaligned and
             Procrustes-aligned).
     """
@@ -130,6 +136,8 @@ def evaluate(
             "pred_root_depth_m",
             "pred_scale_m",
             "pred_crop",
+            "pred_xyz_absolute_bone_prior_m",
+            "pred_depth_used",
             "gt_uv",
             "gt_xyz_m",
             "gt_mask",
@@ -146,7 +154,17 @@ def evaluate(
     n = 0
     for s in it:
         crop = estimator.crop_from_keypoints(s.uv, s.labeled)
-        r = estimator.estimate(s.image, s.K, [crop], dist_coeffs=s.dist_coeffs)[0]
+        dm = None
+        if depth is not None and s.depth is not None:
+            dm = simulate_depth(s.depth, np.random.default_rng([4242, n]), **depth)
+        r = estimator.estimate(s.image, s.K, [crop], dist_coeffs=s.dist_coeffs, depth=dm)[0]
+        prior_xyz = (
+            lift_2p5d(r.uv, r.z_rel, s.K, r.prior_root_depth, r.prior_scale, s.dist_coeffs)
+            if r.scale_source == "depth"
+            else r.xyz
+        )
+        rows["pred_xyz_absolute_bone_prior_m"].append(prior_xyz)
+        rows["pred_depth_used"].append(np.asarray(r.scale_source == "depth"))
         mask = s.labeled & (s.visible if mask_mode == "visible" else True)
         gt = s.xyz if s.xyz is not None else np.full((mc.num_keypoints, 3), np.nan)
         rows["pred_uv"].append(r.uv)
@@ -181,7 +199,7 @@ def evaluate(
     # hands whose reconstruction failed are misses: their reconstructed coordinates are non-finite (the GT
     # root/scale variant is built from uv and z_rel alone and stays wherever those are finite)
     bad = ~arr["pred_valid"]
-    for k in ("pred_xyz_absolute_m", "pred_xyz_root_relative_m"):
+    for k in ("pred_xyz_absolute_m", "pred_xyz_root_relative_m", "pred_xyz_absolute_bone_prior_m"):
         arr[k][bad] = np.nan
     has3d = arr["gt_has_3d"]
     mask3 = arr["gt_mask"] & has3d[:, None]
@@ -209,10 +227,14 @@ def evaluate(
         "3d_absolute_gt_root_scale": with_valid_only(arr["pred_xyz_absolute_gt_root_scale_m"], "absolute"),
         "num_hands": int(n),
         "num_invalid": int(bad.sum()),
+        "depth_used": int(arr["pred_depth_used"].sum()),
         "invalid_status": {str(k): int(v) for k, v in zip(*np.unique(arr["pred_status"][bad], return_counts=True))},
         "mask": mask_mode,
         "seconds": round(elapsed, 2),
     }
+    if depth is not None:
+        metrics["3d_absolute_bone_prior"] = with_valid_only(arr["pred_xyz_absolute_bone_prior_m"], "absolute")
+        metrics["depth_simulation"] = dict(depth)
     if freihand:
         ok3 = has3d & np.isfinite(arr["pred_xyz_absolute_m"]).all(axis=(1, 2))
         metrics["freihand"] = M.evaluate_freihand(arr["pred_xyz_absolute_m"][has3d], gt_xyz[has3d])
@@ -246,6 +268,15 @@ def headline(result: EvalResult) -> Dict[str, float]:
         "3d_abs_epe_mean_valid_only_mm": m["3d_absolute"]["valid_only"]["epe_mean"],
         "3d_abs_gt_root_scale_epe_mean_mm": m["3d_absolute_gt_root_scale"]["epe_mean"],
         "invalid": m["num_invalid"],
+        **(
+            {
+                "3d_abs_epe_median_mm": m["3d_absolute"]["epe_median"],
+                "3d_abs_bone_prior_epe_median_mm": m["3d_absolute_bone_prior"]["epe_median"],
+                "depth_used": m["depth_used"],
+            }
+            if "3d_absolute_bone_prior" in m
+            else {}
+        ),
     }
 
 

@@ -40,6 +40,13 @@ ARGUMENTS = (
     ("image", "image", "Input image topic (sensor_msgs/Image: rgb8, bgr8, rgba8, bgra8 or mono8)."),
     ("camera_info", "camera_info", "Camera info topic of the images (sensor_msgs/CameraInfo)."),
     ("roi", "roi", "Optional hand region of interest topic (sensor_msgs/RegionOfInterest)."),
+    (
+        "depth",
+        "depth",
+        "Optional depth image aligned to the colour image (used with depth_enabled:=true), e.g. "
+        "/camera/camera/aligned_depth_to_color/image_raw.",
+    ),
+    ("depth_enabled", "false", "Use the aligned depth image for the hand's distance (parameter depth.enabled)."),
     ("params_file", "", "ROS 2 parameter file of hand_pose_node; empty: the package's config/hand_pose.yaml."),
     ("backend", "", "Inference runtime: onnxruntime, torch or tensorrt; empty: as in params_file."),
     ("model", "", "'default' or a path to a .onnx / .pt / .engine model; empty: as in params_file."),
@@ -78,11 +85,18 @@ def _nodes(context, *args, **kwargs):
         overrides["pipeline.device"] = arg["device"]
     sim_time = {"use_sim_time": _truthy(arg["use_sim_time"])}
     overrides.update(sim_time)
+    if _truthy(arg["depth_enabled"]):
+        overrides["depth.enabled"] = True
     if _truthy(arg["synthetic_camera"]):
         # the palm detector (trained on real hands) often misses the rendered ones: search the full image then
         overrides["tracking.full_frame_fallback"] = True
     parameters = [arg["params_file"] or _share_file(PARAMS_FILE), overrides]
-    remappings = [("image", arg["image"]), ("camera_info", arg["camera_info"]), ("roi", arg["roi"])]
+    remappings = [
+        ("image", arg["image"]),
+        ("camera_info", arg["camera_info"]),
+        ("roi", arg["roi"]),
+        ("depth", arg["depth"]),
+    ]
     actions = [
         Node(
             package=PACKAGE,

@@ -246,6 +246,39 @@ def bench_acquisition(
     }
 
 
+def bench_depth(
+    estimator: Any, iters: int, warmup: int, *, width: int = 640, height: int = 480, seed: int = 0
+) -> Dict[str, Any]:
+    """What an aligned depth image adds to a tracked frame: decoding a 16UC1 message (``depth_from_buffer``) and the
+    fit (root depth, scale, keypoint depths), against the same frame without depth.
+
+    Returns:
+        'decode_ms', 'with_depth_ms', 'without_depth_ms' latency stats and 'added_p50_ms' (decode + with - without).
+    """
+    from ..data.synthetic import SyntheticHands
+    from ..depth import depth_from_buffer, simulate_depth
+
+    sample = SyntheticHands(seed=seed).frame(0, width, height)
+    image, K, dist = sample.image, sample.K, sample.dist_coeffs
+    crops = _pipeline_crops(estimator, sample, "track", 1)
+    sim = simulate_depth(sample.depth, np.random.default_rng(seed))
+    raw = np.where(np.isfinite(sim), np.round(sim * 1000.0), 0).astype(np.uint16).tobytes()
+    decode = time_calls(lambda: depth_from_buffer("16UC1", height, width, width * 2, False, raw), iters, warmup)
+    depth = depth_from_buffer("16UC1", height, width, width * 2, False, raw)
+    used = estimator.estimate(image, K, crops, dist_coeffs=dist, depth=depth)[0].scale_source == "depth"
+    without = time_calls(lambda: estimator.estimate(image, K, crops, dist_coeffs=dist), iters, warmup)
+    with_depth = time_calls(lambda: estimator.estimate(image, K, crops, dist_coeffs=dist, depth=depth), iters, warmup)
+    d, w, wo = latency_stats(decode), latency_stats(with_depth), latency_stats(without)
+    return {
+        "frame": [int(width), int(height)],
+        "depth_used": bool(used),
+        "decode_ms": d,
+        "with_depth_ms": w,
+        "without_depth_ms": wo,
+        "added_p50_ms": d["p50"] + w["p50"] - wo["p50"],
+    }
+
+
 # --------------------------------------------------------------------------------------------------------------
 # MediaPipe (runs in a separate Python environment)
 
@@ -385,6 +418,10 @@ def run_benchmark(settings: BenchSettings, progress: Optional[Callable[[str], No
                 est, settings.iters, settings.warmup, width=settings.width, height=settings.height, seed=settings.seed
             )
             result["acquisition"] = acq if acq is not None else {"detector": est.detector_status}
+            say(f"aligned depth: {settings.iters} frames")
+            result["depth"] = bench_depth(
+                est, settings.iters, settings.warmup, width=settings.width, height=settings.height, seed=settings.seed
+            )
         backend.close()
     result["ratios"] = _ratios(result)
     if settings.compare_mediapipe:
@@ -472,6 +509,10 @@ def format_report(result: Dict[str, Any]) -> str:
         for st in STAGES:
             row(f"  {st}", pipe["stages_ms"][st])
         row("  everything but inference", pipe["non_network_ms"])
+    dep = result.get("depth")
+    if dep:
+        row("depth image: decode 16UC1", dep["decode_ms"])
+        row("tracked frame with depth (fit)", dep["with_depth_ms"], f"added p50 {dep['added_p50_ms']:.2f} ms")
     acq = result.get("acquisition")
     if acq and "detector_ms" in acq:
         row("palm detector (full frame)", acq["detector_ms"], f"{acq['palms_found']} palm(s) in the frame")

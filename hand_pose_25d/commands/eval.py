@@ -46,6 +46,16 @@ def add_parser(sub) -> None:
         choices=("labeled", "visible"),
         help="keypoints evaluated (default: labeled for synthetic, visible for datasets)",
     )
+    p.add_argument(
+        "--depth",
+        action="store_true",
+        help="synthetic: give the pipeline each image's aligned depth as a sensor would (noise, holes) and report "
+        "the camera-frame error with it and with the bone prior",
+    )
+    p.add_argument("--depth-noise", type=float, default=0.002, help="--depth: noise std in m at 1 m (default 0.002)")
+    p.add_argument(
+        "--depth-dropout", type=float, default=0.02, help="--depth: fraction of pixels without depth (default 0.02)"
+    )
     p.add_argument("--json", type=Path, required=True, help="output JSON (metrics, predictions, ground truth)")
     p.add_argument("--plot", type=Path, help="PCK plot PNG")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -93,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         info=info,
         freihand=args.data == "freihand",
+        depth={"noise_at_1m": args.depth_noise, "dropout": args.depth_dropout} if args.depth else None,
     )
     write_result_json(result, args.json)
     if args.plot:

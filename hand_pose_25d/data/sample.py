@@ -26,6 +26,8 @@ class HandSample:
         meta: free-form provenance (dataset name, index, file path ...).
         labeled: (21,) bool, True where ``uv`` (and ``xyz``) hold a real label, visible or occluded; defaults to
             all True. Training losses mask with ``labeled``; metrics may use ``visible`` (datasets' convention).
+        depth: optional (H, W) float32 exact depth in metres aligned to ``image`` (the renderer's: the hand, and a
+            wall behind it); a sensor's version is :func:`hand_pose_25d.depth.simulate_depth` of it.
     """
 
     image: np.ndarray
@@ -37,6 +39,7 @@ class HandSample:
     dist_coeffs: Optional[np.ndarray] = None
     meta: Dict[str, Any] = field(default_factory=dict)
     labeled: Optional[np.ndarray] = None
+    depth: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
         self.labeled = (

@@ -19,6 +19,7 @@ numpy + OpenCV only; torch, onnxruntime or tensorrt are imported by the chosen b
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -35,8 +36,9 @@ from ..crop import (
     transform_points,
     warp,
 )
+from ..depth import DepthConfig, DepthImage, keypoint_depths, refine_keypoint_depths, root_and_scale_from_depth
 from ..fileio import json_safe
-from ..geometry import Status, estimate_scale, reconstruct_3d, validate_intrinsics
+from ..geometry import Status, estimate_scale, lift_2p5d, reconstruct_3d, validate_intrinsics
 from ..model.model_config import ModelConfig
 from ..settings import validate
 from ..skeleton import FINGERS
@@ -50,6 +52,7 @@ MAX_IMAGE_SIDE = 16384
 
 SCALE_BONE_PRIOR = "bone_prior"
 SCALE_HAND_SIZE = "hand_size"
+SCALE_DEPTH = "depth"
 
 
 @dataclass
@@ -66,12 +69,16 @@ class HandPoseResult:
         handedness: 'left' or 'right' (anatomical), and ``handedness_score`` its probability.
         root_depth: Z of the root keypoint in metres.
         scale: metres per normalised unit (the 3D length of the reference bone).
-        scale_source: 'bone_prior' or 'hand_size'.
+        scale_source: 'bone_prior', 'hand_size' or 'depth' (root depth and scale from an aligned depth image).
         crop: the crop box fed to the network on the last pass.
         valid: True when the 3D pose is usable (reconstruction succeeded and ``score >= min_hand_score``).
         status: 'ok', 'approximate' (noisy 2.5D, least-squares root depth), 'low_score', 'degenerate_bone',
             'behind_camera' or 'nonfinite'.
         root: index of the root keypoint; ``ref_bone`` the (parent, child) reference bone.
+        prior_root_depth, prior_scale: the root depth and scale from the bone prior (or hand size) alone; equal to
+            ``root_depth`` / ``scale`` unless the depth image gave them.
+        depth_status: '' without a depth image; 'ok' (used), or why it was not: 'disagrees' (its root depth is more
+            than ``depth.max_disagreement`` from the prior's), 'too_few_valid', 'inconsistent', 'degenerate'.
     """
 
     uv: np.ndarray
@@ -90,6 +97,10 @@ class HandPoseResult:
     status: str
     root: int = 0
     ref_bone: Tuple[int, int] = (0, 9)
+    prior_root_depth: float = float("nan")
+    prior_scale: float = float("nan")
+    depth_status: str = ""
+    depth_root_depth: float = float("nan")
 
     def to_dict(self) -> Dict:
         """JSON-ready form (lists; NaN becomes None)."""
@@ -111,6 +122,10 @@ class HandPoseResult:
                 "status": self.status,
                 "root": self.root,
                 "ref_bone": list(self.ref_bone),
+                "prior_root_depth": self.prior_root_depth,
+                "prior_scale": self.prior_scale,
+                "depth_status": self.depth_status,
+                "depth_root_depth": self.depth_root_depth,
             }
         )
 
@@ -266,12 +281,18 @@ class HandPoseEstimator:
         crops: Optional[Sequence[Union[CropRequest, CropBox]]] = None,
         *,
         dist_coeffs: Optional[Sequence[float]] = None,
+        depth: Optional[Union[np.ndarray, DepthImage]] = None,
+        depth_config: Optional[DepthConfig] = None,
     ) -> List[HandPoseResult]:
         """Estimate one hand per crop.
 
         Args:
             image: (H, W, 3) uint8 RGB.
             K: (3, 3) intrinsics of ``image``.
+            depth: optional (H, W) metres aligned to ``image`` (NaN: no measurement, see
+                :func:`hand_pose_25d.depth.depth_to_metres`) or a :class:`hand_pose_25d.depth.DepthImage`: where it gives the hand's root depth and scale
+                (:func:`hand_pose_25d.depth.root_and_scale_from_depth`, settings ``depth_config``), they replace the
+                bone prior's (``scale_source`` 'depth'); elsewhere the prior stays.
             crops: one :class:`CropRequest` (or a bare :class:`CropBox`, taken as tight) per hand; ``None`` = the
                 full frame.
             dist_coeffs: plumb_bob / rational_polynomial distortion of ``image`` (None or all zero: pinhole).
@@ -318,6 +339,12 @@ class HandPoseEstimator:
 
         t = time.perf_counter()
         results = self._reconstruct(uv, z, kp_scores, right_prob, K, dist_coeffs, boxes)
+        if depth is not None:
+            if not isinstance(depth, DepthImage):
+                depth = np.asarray(depth)
+            if tuple(depth.shape) != image.shape[:2]:
+                raise ValueError(f"the depth image is {depth.shape[::-1]} but the colour image {image.shape[1::-1]}")
+            results = [self._with_depth(r, depth, K, dist_coeffs, depth_config or DepthConfig()) for r in results]
         timings["reconstruct"] += time.perf_counter() - t
         self.last_timings = {k: v * 1000.0 for k, v in timings.items()}
         return results
@@ -375,6 +402,55 @@ class HandPoseEstimator:
                 return {k: v * f for k, v in prior.items()}, SCALE_HAND_SIZE
         return prior, SCALE_BONE_PRIOR
 
+    def _with_depth(
+        self,
+        r: HandPoseResult,
+        depth: Union[np.ndarray, DepthImage],
+        K: np.ndarray,
+        dist_coeffs: Optional[Sequence[float]],
+        cfg: DepthConfig,
+    ) -> HandPoseResult:
+        """``r`` with its root depth and scale from ``depth`` where that works (see :meth:`estimate`)."""
+        if not (np.isfinite(r.uv).all() and np.isfinite(r.z_rel).all()) or r.status == "low_score":
+            return r
+        mc = self.model_config
+        prior = self._bone_prior.get(tuple(mc.ref_bone), float(np.nanmedian(list(self._bone_prior.values()))))
+        prior_scale = r.scale if np.isfinite(r.scale) else prior
+        measured = keypoint_depths(depth, r.uv, cfg)
+        fit = root_and_scale_from_depth(
+            r.uv,
+            r.z_rel,
+            depth,
+            K,
+            prior_scale=prior_scale,
+            cfg=cfg,
+            dist_coeffs=dist_coeffs,
+            root=int(mc.root),
+            ref_bone=(int(mc.ref_bone[0]), int(mc.ref_bone[1])),
+            measured=measured,
+        )
+        # fmt: skip
+        if not fit.ok:
+            return dataclasses.replace(r, depth_status=fit.reason)
+        xyz = lift_2p5d(r.uv, r.z_rel, K, fit.root_depth, fit.scale, dist_coeffs)
+        xyz, _ = refine_keypoint_depths(xyz, r.uv, depth, K, cfg, dist_coeffs, measured=measured)
+        if not np.isfinite(xyz).all() or xyz[:, 2].min() <= 0:
+            return dataclasses.replace(r, depth_status="degenerate")
+        if np.isfinite(r.root_depth) and abs(fit.root_depth / r.root_depth - 1.0) > cfg.max_disagreement:
+            return dataclasses.replace(r, depth_status="disagrees", depth_root_depth=float(fit.root_depth))
+        return dataclasses.replace(
+            r,
+            xyz=xyz,
+            root_depth=float(fit.root_depth),
+            scale=float(fit.scale),
+            scale_source=SCALE_DEPTH,
+            prior_root_depth=r.root_depth,
+            prior_scale=r.scale,
+            valid=r.status != "low_score",
+            depth_status="ok",
+            depth_root_depth=float(fit.root_depth),
+        )
+
     def _reconstruct(
         self,
         uv: np.ndarray,
@@ -426,6 +502,8 @@ class HandPoseEstimator:
                     status=status,
                     root=int(mc.root),
                     ref_bone=(int(mc.ref_bone[0]), int(mc.ref_bone[1])),
+                    prior_root_depth=float(xyz[mc.root, 2]) if valid else float("nan"),
+                    prior_scale=float(scale[i]) if valid else float("nan"),
                 )
             )
         return results

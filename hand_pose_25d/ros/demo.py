@@ -217,6 +217,40 @@ def jitter(records: Sequence[FrameRecord], warmup_s: float = 1.0) -> Optional[Di
     }
 
 
+def prior_xyz(hand: Dict[str, Any]) -> np.ndarray:
+    """The published hand placed with the bone prior instead of the depth image: each keypoint moved along its pixel's
+    ray to the depth ``prior_root_depth + prior_scale * z_rel`` (the node's reconstruction without depth)."""
+    xyz = np.asarray(hand["xyz"], float)
+    if hand.get("scale_source") != 2:  # HandPose.SCALE_DEPTH
+        return xyz
+    z = hand["prior_root_depth"] + hand["prior_scale"] * np.asarray(hand["z_rel"], float)
+    return xyz * (z / xyz[:, 2])[:, None]
+
+
+def depth_comparison(records: Sequence[FrameRecord]) -> Dict[str, Any]:
+    """Camera-frame error (mean over keypoints, median over frames) of the first hand as published (with depth) and
+    placed with the bone prior instead, over the same frames; and how often the depth was used."""
+    with_depth, prior, used, n = [], [], 0, 0
+    for r in records:
+        h = first_hand(r)
+        if h is None or r.truth_xyz is None:
+            continue
+        n += 1
+        used += int(h.get("scale_source") == 2)
+        with_depth.append(float(np.linalg.norm(np.asarray(h["xyz"], float) - r.truth_xyz, axis=1).mean() * 1000.0))
+        prior.append(float(np.linalg.norm(prior_xyz(h) - r.truth_xyz, axis=1).mean() * 1000.0))
+
+    def med(v: List[float]) -> Optional[float]:
+        return round(float(np.median(v)), 2) if v else None
+
+    return {
+        "frames": n,
+        "depth_used_fraction": round(used / n, 4) if n else None,
+        "epe3d_camera_frame_with_depth_median_mm": med(with_depth),
+        "epe3d_camera_frame_bone_prior_median_mm": med(prior),
+    }
+
+
 def summarize(records: Sequence[FrameRecord], width: int = 640, height: int = 480) -> Dict[str, Any]:
     """Frame counts, latency and accuracy over ``records`` (frames with ground truth)."""
     with_truth = [r for r in records if r.truth_xyz is not None]
@@ -599,6 +633,10 @@ class _Observer:
                     "handedness": names.get(int(h.handedness), "unknown"),
                     "root_depth": float(h.root_depth),
                     "scale": float(h.scale),
+                    "scale_source": int(h.scale_source),
+                    "prior_root_depth": float(h.prior_root_depth),
+                    "prior_scale": float(h.prior_scale),
+                    "z_rel": [float(v) for v in h.relative_depths],
                 }
             )
         with self.lock:
@@ -642,6 +680,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=480, help="camera image height (default 480)")
     p.add_argument("--seed", type=int, default=11, help="seed of the synthetic sequence (person, motion, scene)")
     p.add_argument("--hands", type=int, default=1, choices=(1, 2), help="hands in view (default 1)")
+    p.add_argument(
+        "--depth",
+        action="store_true",
+        help="the camera also publishes an aligned depth image (noise, holes) and the node uses it; summary.json "
+        "compares the camera-frame error with depth and with the bone prior",
+    )
     p.add_argument(
         "--static",
         type=int,
@@ -724,6 +768,8 @@ def run(args: argparse.Namespace) -> int:
         # the rendered hands are often missed by the palm detector (trained on real hands): search the full image
         "-p",
         "tracking.full_frame_fallback:=true",
+        "-p",
+        f"depth.enabled:={'true' if args.depth else 'false'}",
     ]
     cam_cmd = [
         sys.executable,
@@ -740,6 +786,8 @@ def run(args: argparse.Namespace) -> int:
         f"height:={args.height}",
         "-p",
         f"hands:={args.hands}",
+        "-p",
+        f"publish_depth:={'true' if args.depth else 'false'}",
         "-p",
         f"static_frame:={-1 if args.static is None else args.static}",
     ]
@@ -797,6 +845,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     summary = summarize(records, args.width, args.height)
+    if args.depth:
+        summary["depth"] = depth_comparison(records)
     if args.static is not None:
         cut = switched[0] if switched else float("inf")
         summary["jitter_static_hand"] = {
@@ -821,6 +871,7 @@ def run(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "hands": args.hands,
             "static_frame": args.static,
+            "depth": bool(args.depth),
         },
         "duration_s": round(float((records[-1].stamp_ns - records[0].stamp_ns) / 1e9), 2),
         **summary,
@@ -953,6 +1004,13 @@ def _print_summary(s: Dict[str, Any], out: Path) -> None:
             f"hand {h['true_track_id']}: valid pose in {h['frames_detected']} of {h['frames_in_view']} frames in view "
             f"({rate}), first after {first}, track ids {h['track_ids']}, id switches {h['id_switches']}, "
             f"swaps {h['id_swaps']}"
+        )
+    dep = s.get("depth")
+    if dep:
+        print(
+            f"with depth (used in {dep['depth_used_fraction']} of {dep['frames']} frames): camera frame "
+            f"{dep['epe3d_camera_frame_with_depth_median_mm']} mm, with the bone prior "
+            f"{dep['epe3d_camera_frame_bone_prior_median_mm']} mm (median over frames)"
         )
     jit = s.get("jitter_static_hand")
     if jit:

@@ -11,13 +11,13 @@ from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..inference.pipeline import SCALE_HAND_SIZE, HandPoseResult
+from ..inference.pipeline import SCALE_BONE_PRIOR, SCALE_DEPTH, SCALE_HAND_SIZE, HandPoseResult
 from ..skeleton import NUM_KEYPOINTS
 
 __all__ = ["publish_problem", "hand_pose_msg", "fill_hand_pose", "hand_pose_array_msg", "stamp_to_ns"]
 
 HANDEDNESS_CODES = {None: 0, "left": 1, "right": 2}  # HandPose.HANDEDNESS_UNKNOWN/LEFT/RIGHT
-SCALE_CODES = {"bone_prior": 0, SCALE_HAND_SIZE: 1}  # HandPose.SCALE_BONE_PRIOR/HAND_SIZE
+SCALE_CODES = {SCALE_BONE_PRIOR: 0, SCALE_HAND_SIZE: 1, SCALE_DEPTH: 2}  # HandPose.SCALE_BONE_PRIOR/HAND_SIZE/DEPTH
 
 
 def stamp_to_ns(stamp: Any) -> int:
@@ -75,6 +75,8 @@ def fill_hand_pose(
     scale: float,
     scale_source: str,
     crop_roi: Tuple[int, int, int, int],
+    prior_root_depth: Optional[float] = None,
+    prior_scale: Optional[float] = None,
 ) -> Any:
     """Fill a ``HandPose`` message from plain arrays (metres, pixels) and return it.
 
@@ -82,6 +84,7 @@ def fill_hand_pose(
         xyz: (21, 3) metres in ``header.frame_id``; uv: (21, 2) full-image pixels; keypoint_scores, z_rel: (21,).
         handedness: 'left', 'right' or None (unknown: ``handedness_score`` is then written as 0).
         crop_roi: (x_offset, y_offset, width, height) of the network crop in image pixels.
+        prior_root_depth, prior_scale: the bone prior's (default: ``root_depth`` and ``scale``).
     """
     from geometry_msgs.msg import Point, Point32
 
@@ -101,6 +104,8 @@ def fill_hand_pose(
     msg.root_depth = float(root_depth)
     msg.scale = float(scale)
     msg.scale_source = SCALE_CODES[scale_source]
+    msg.prior_root_depth = float(root_depth if prior_root_depth is None else prior_root_depth)
+    msg.prior_scale = float(scale if prior_scale is None else prior_scale)
     x, y, w, h = (int(v) for v in crop_roi)
     msg.crop.x_offset, msg.crop.y_offset, msg.crop.width, msg.crop.height = x, y, w, h
     msg.crop.do_rectify = False
@@ -131,6 +136,8 @@ def hand_pose_msg(result: HandPoseResult, header: Any, track_id: int, width: int
         scale=result.scale,
         scale_source=result.scale_source,
         crop_roi=result.crop.clipped_roi(width, height),
+        prior_root_depth=result.prior_root_depth,
+        prior_scale=result.prior_scale,
     )
 
 

@@ -30,9 +30,11 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Deque, List, Optional, Sequence, Tuple
 
+import numpy as np
 import rclpy
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -43,6 +45,7 @@ from visualization_msgs.msg import MarkerArray
 
 from hand_pose_25d_msgs.msg import HandPoseArray
 
+from ..depth import depth_from_buffer
 from ..inference.pipeline import MIN_IMAGE_SIDE, HandPoseEstimator
 from ..inference.smoothing import TrackSmoother
 from ..inference.tracking import HandTracker, clip_roi
@@ -125,6 +128,14 @@ class HandPoseNode(Node):
         )
         # roi: best effort matches reliable and best-effort publishers alike
         self.roi_sub = self.create_subscription(RegionOfInterest, "roi", self._on_roi, _qos(5, False))
+        # depth (optional): aligned to the colour image, paired by frame and stamp; the last few are kept
+        self._depths: Deque[Tuple[str, int, Image]] = deque(maxlen=8)
+        self._depths_lock = threading.Lock()
+        self.depth_sub = None
+        if cfg.depth.enabled:
+            self.depth_sub = self.create_subscription(
+                Image, "depth", self._on_depth, _qos(max(5, cfg.input.depth), reliable_input)
+            )
         self.poses_pub = self.create_publisher(HandPoseArray, "hand_poses", _qos(10, True))
         self.markers_pub = self.create_publisher(MarkerArray, "markers", _qos(10, True))
         self.debug_pub = self.create_publisher(Image, "debug_image", _qos(1, True))
@@ -185,6 +196,51 @@ class HandPoseNode(Node):
         with self._infos_lock:
             self._infos.add(entry)
         self._pending.notify()
+
+    def _on_depth(self, msg: Image) -> None:
+        with self._depths_lock:
+            self._depths.append((msg.header.frame_id, stamp_to_ns(msg.header.stamp), msg))
+
+    def _depth_for(self, header: Any, stamp_ns: int, width: int, height: int) -> Optional[np.ndarray]:
+        """The aligned depth image (metres) paired with an image, or None with a throttled warning saying why."""
+        cfg = self.config.depth
+        tol = int(round(cfg.sync_tolerance * 1e9))
+        deadline = time.monotonic() + cfg.wait
+        streaming = self.depth_sub is not None and self.count_publishers(self.depth_sub.topic_name) > 0
+        while True:
+            with self._depths_lock:
+                same = [(abs(t - stamp_ns), t, m) for f, t, m in self._depths if f == header.frame_id]
+            best = min(same, key=lambda x: x[0]) if same else None
+            # wait for the depth image stamped like this one while a depth stream runs and none newer has come
+            waiting = streaming and (best is None or (best[0] > tol and max(t for _, t, _ in same) < stamp_ns))
+            if not waiting or time.monotonic() >= deadline or self._pending.closed:
+                break
+            time.sleep(0.002)
+        same = [(d, m) for d, _, m in same]
+        topic = self.depth_sub.topic_name if self.depth_sub is not None else "depth"
+        if not same:
+            self._warn("depth_missing", f"no depth image for frame {header.frame_id!r} on {topic}: bone prior used")
+            return None
+        dt, msg = min(same, key=lambda x: x[0])
+        if dt > tol:
+            self._warn(
+                "depth_stamp",
+                f"no depth image on {topic} within depth.sync_tolerance = {cfg.sync_tolerance:g} s of the image "
+                f"(nearest {dt / 1e9:.3f} s away): bone prior used",
+            )
+            return None
+        if (msg.width, msg.height) != (width, height):
+            self._warn(
+                "depth_size",
+                f"depth image on {topic} is {msg.width}x{msg.height}, the colour image {width}x{height}: it must be "
+                "aligned to the colour image (e.g. RealSense aligned_depth_to_color): bone prior used",
+            )
+            return None
+        try:
+            return depth_from_buffer(msg.encoding, msg.height, msg.width, msg.step, bool(msg.is_bigendian), msg.data)
+        except ValueError as exc:
+            self._warn(f"depth_format:{msg.encoding}", f"depth image on {topic} refused: {exc}; bone prior used")
+            return None
 
     def _on_roi(self, msg: RegionOfInterest) -> None:
         self._roi = (msg.x_offset, msg.y_offset, msg.width, msg.height, time.monotonic())
@@ -371,9 +427,15 @@ class HandPoseNode(Node):
             return
 
         # the network and the 3D reconstruction
+        depth = self._depth_for(header, stamp_ns, w, h) if cfg.depth.enabled else None
         try:
             results = self.estimator.estimate(
-                image, entry.model.K, [p.request for p in planned], dist_coeffs=entry.model.dist_coeffs
+                image,
+                entry.model.K,
+                [p.request for p in planned],
+                dist_coeffs=entry.model.dist_coeffs,
+                depth=depth,
+                depth_config=cfg.depth,
             )
         except ValueError as exc:
             self._refuse(f"pipeline:{exc}", f"{what} refused by the pipeline: {exc}")
@@ -387,6 +449,19 @@ class HandPoseNode(Node):
                 if th.result.valid:
                     xyz = self.smoother.smooth(th.track.track_id, th.result.xyz, t_s, cfg.smoothing)
                     th.result = dataclasses.replace(th.result, xyz=xyz, root_depth=float(xyz[th.result.root, 2]))
+
+        for th in tracked:
+            status = th.result.depth_status
+            if status == "disagrees":
+                r = th.result
+                self._warn(
+                    "depth_disagrees",
+                    f"hand {th.track.track_id}: the depth image puts it at {r.depth_root_depth:.3f} m, the bone prior at "
+                    f"{r.prior_root_depth:.3f} m (more than depth.max_disagreement = {cfg.depth.max_disagreement:g} "
+                    "apart): a depth image of something else, or a hand far from the prior's size; bone prior used",
+                )
+            elif status not in ("", "ok"):
+                self._warn(f"depth_unusable:{status}", f"depth unusable for a hand ({status}): bone prior used")
 
         # publish: only finite, valid hands
         hands, shown = [], []

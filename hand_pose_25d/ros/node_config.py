@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..depth import DepthConfig
 from ..inference.pipeline_config import PipelineConfig
 from ..inference.smoothing import SmoothingConfig
 from ..inference.tracking import TrackingConfig
@@ -131,6 +132,7 @@ class NodeConfig:
         default_factory=NodeInputConfig, description="Image, camera_info and roi subscriptions."
     )
     tracking: TrackingConfig = setting(default_factory=TrackingConfig, description="Crop choice and tracking.")
+    depth: DepthConfig = setting(default_factory=DepthConfig, description="Aligned depth image (optional).")
     smoothing: SmoothingConfig = setting(
         default_factory=SmoothingConfig, description="Temporal smoothing of the published 3D keypoints."
     )

@@ -9,6 +9,8 @@ Publishes, for frame ``t`` of a :class:`hand_pose_25d.data.synthetic.MultiHandSe
   keypoints (metres), pixels, 2.5D relative depths (root 0, reference bone 0-9), root depth, scale (the true
   reference bone length, ``scale_source`` SCALE_HAND_SIZE), handedness and ``keypoint_scores`` = 1 for visible,
   0 for occluded keypoints;
+* ``depth`` (``sensor_msgs/Image`` 16UC1 in millimetres, only with ``publish_depth``): the aligned depth image a
+  sensor would give (noise growing with distance squared, dropped pixels, holes along depth edges, 0 = none);
 * ``roi`` (``sensor_msgs/RegionOfInterest``, only with ``publish_roi``): the true box of the first hand's visible
   keypoints, as a perfect hand detector would.
 
@@ -31,6 +33,7 @@ from typing import Any, List, Optional
 import numpy as np
 
 from ..data.sample import HandSample
+from ..depth import simulate_depth
 from ..geometry import to_2p5d
 from ..inference.tracking import clip_roi, keypoint_box
 from ..settings import setting
@@ -78,6 +81,18 @@ class SyntheticCameraConfig:
         description="Margin added on every side of the published roi, as a fraction of the box's larger side.",
         min=0.0,
         max=2.0,
+    )
+    publish_depth: bool = setting(
+        False, description="Also publish an aligned depth image on 'depth' (16UC1, millimetres) as a sensor gives it."
+    )
+    depth_noise: float = setting(
+        0.002, description="Depth noise std in metres at 1 m (it grows with the distance squared).", min=0.0, max=0.1
+    )
+    depth_dropout: float = setting(
+        0.02,
+        description="Fraction of depth pixels without a measurement (plus holes along depth edges).",
+        min=0.0,
+        max=1.0,
     )
     max_frames: int = setting(
         0, description="Stop after publishing this many frames (0: run until shut down).", min=0, max=2**31 - 1
@@ -161,6 +176,8 @@ def _run_node(argv: Optional[List[str]]) -> int:
             self.info_pub = self.create_publisher(CameraInfo, "camera_info", qos)
             self.gt_pub = self.create_publisher(HandPoseArray, "~/ground_truth", reliable)
             self.roi_pub = self.create_publisher(RegionOfInterest, "roi", qos) if c.publish_roi else None
+            self.depth_pub = self.create_publisher(Image, "depth", qos) if c.publish_depth else None
+            self._depth_rng = np.random.default_rng([c.seed, 77])
             self.published = 0
             self.skipped = 0
             self._throttle = KeyedThrottle()
@@ -225,6 +242,13 @@ def _run_node(argv: Optional[List[str]]) -> int:
             all_fields = [ground_truth_fields(s, i + 1) for i, s in enumerate(samples)]
             fields = all_fields[0]
             gt.hands = [fill_hand_pose(HandPose(), header=image.header, **f) for f in all_fields]
+            if self.depth_pub is not None and sample.depth is not None:
+                sim = simulate_depth(sample.depth, self._depth_rng, noise_at_1m=c.depth_noise, dropout=c.depth_dropout)
+                mm = np.where(np.isfinite(sim), np.clip(np.round(sim * 1000.0), 0, 65535), 0).astype(np.uint16)
+                dmsg = Image(height=c.height, width=c.width, encoding="16UC1", is_bigendian=0, step=c.width * 2)
+                dmsg.header = image.header
+                dmsg.data = mm.tobytes()
+                self.depth_pub.publish(dmsg)
             self.info_pub.publish(info)
             self.image_pub.publish(image)
             self.gt_pub.publish(gt)

@@ -999,3 +999,85 @@ def test_without_its_default_detector_the_node_starts_and_says_so(ros_runtime, w
         proc.stop()
     assert "ready: " in log, log
     assert re.search(r"\[WARN\].*no palm detector at .*no_models.*hand-pose-25d setup-models", log), log
+
+
+def test_an_aligned_depth_image_places_the_hand_and_a_bad_one_falls_back(probe: Probe, const_model, workdir: Path):
+    """depth.enabled: a depth image that puts the (constant) hand 20 % nearer than the bone prior does moves it there
+    (scale_source SCALE_DEPTH, prior_root_depth kept); a depth image of a wrong encoding, or none, leaves the bone
+    prior's hand with a warning naming the problem."""
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from hand_pose_25d_msgs.msg import HandPose, HandPoseArray
+
+    # its own topics: node A listens on /image too
+    ns = "/depth_test"
+    depth_pub = probe.node.create_publisher(Image, f"{ns}/depth", probe.qos(10))
+    image_pub = probe.node.create_publisher(Image, f"{ns}/image", probe.qos(10))
+    info_pub = probe.node.create_publisher(CameraInfo, f"{ns}/camera_info", probe.qos(10))
+    answers: List[Any] = []
+    sub = probe.node.create_subscription(HandPoseArray, f"{ns}/hand_poses", answers.append, probe.qos(10))
+    proc = Proc(
+        node_command(
+            f"pipeline.model:={const_model[0]}",
+            "input.reliability:=reliable",
+            "depth.enabled:=true",
+            "depth.wait:=0.5",
+            "output.warn_period:=0.0",
+            "pipeline.num_threads:=1",
+            "input.camera_info_wait:=3.0",
+            ns=ns,
+        ),
+        workdir / "node_depth.log",
+        child_env(workdir),
+    )
+    try:
+        assert proc.wait_log(r"\bready: ", START_TIMEOUT_S), proc.log()[-3000:]
+        assert probe.wait(lambda: depth_pub.get_subscription_count() > 0 and image_pub.get_subscription_count() > 0)
+        time.sleep(0.5)
+
+        def send(stamp: int, depth: Any = None) -> Any:
+            if depth is not None:
+                depth_pub.publish(depth)
+                time.sleep(0.02)
+            info_pub.publish(camera_info_msg(stamp, GOOD_FRAME))
+            time.sleep(0.02)
+            image_pub.publish(good_image(stamp))
+            got = probe.wait(lambda: [m for m in list(answers) if _stamp_ns(m.header.stamp) == stamp])
+            assert got, f"no answer for stamp {stamp}:\n{proc.log()[-2000:]}"
+            return got[0].hands[0]
+
+        plain = send(_now_ns())  # no depth image yet: the prior
+        assert plain.scale_source == HandPose.SCALE_BONE_PRIOR
+        assert probe.wait(lambda: "no depth image for frame" in proc.log())
+        prior_xyz = np.array([[p.x, p.y, p.z] for p in plain.keypoints])
+        uv = np.array([[p.x, p.y] for p in plain.keypoints_2d])
+        # a depth image: 0.8 x the prior's depth of the nearest keypoint at every pixel, minus the joint offset
+        # (the camera sees the skin); a wall at 3 m elsewhere
+        mm = np.full((H, W), 3000, np.uint16)
+        ys, xs = np.mgrid[0:H, 0:W]
+        nearest = np.argmin((xs[..., None] - uv[:, 0]) ** 2 + (ys[..., None] - uv[:, 1]) ** 2, axis=-1)
+        near = np.min((xs[..., None] - uv[:, 0]) ** 2 + (ys[..., None] - uv[:, 1]) ** 2, axis=-1) < 15**2
+        mm[near] = np.round((0.8 * prior_xyz[nearest[near], 2] - 0.01) * 1000).astype(np.uint16)
+
+        def send_with_depth(encoding: str = "16UC1") -> Any:
+            stamp = _now_ns()
+            d = raw_image(stamp, GOOD_FRAME, width=W, height=H, encoding=encoding, step=W * 2, data=mm.tobytes())
+            return send(stamp, d)
+
+        hand = send_with_depth()
+        assert hand.scale_source == HandPose.SCALE_DEPTH, proc.log()[-2000:]
+        assert hand.root_depth == pytest.approx(0.8 * plain.root_depth, rel=0.03)
+        assert hand.prior_root_depth == pytest.approx(plain.root_depth) and hand.prior_scale == pytest.approx(
+            plain.scale
+        )
+        bad = send_with_depth("bgr8")
+        assert bad.scale_source == HandPose.SCALE_BONE_PRIOR and bad.root_depth == pytest.approx(plain.root_depth)
+        assert probe.wait(
+            lambda: f"depth image on {ns}/depth refused: depth encoding 'bgr8' is not supported" in proc.log()
+        )
+    finally:
+        proc.stop()
+        for pub in (depth_pub, image_pub, info_pub):
+            probe.node.destroy_publisher(pub)
+        probe.node.destroy_subscription(sub)
+    assert "Traceback" not in proc.log()

@@ -317,6 +317,7 @@ def test_hand_pose_array_round_trip(ros_runtime, ros_env, tmp_path):
         "HANDEDNESS_RIGHT": 2,
         "SCALE_BONE_PRIOR": 0,
         "SCALE_HAND_SIZE": 1,
+        "SCALE_DEPTH": 2,
     }
 
 

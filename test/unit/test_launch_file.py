@@ -110,10 +110,10 @@ def test_remapped_topics_are_the_ones_the_node_uses(tree):
     remapped = set(re.findall(r'\("(\w+)", arg\["\w+"\]\)', LAUNCH.read_text()))
     node_src = (REPO / "hand_pose_25d" / "ros" / "node.py").read_text()
     subscribed = set(re.findall(r'create_subscription\(\s*\w+,\s*"(\w+)"', node_src))
-    assert remapped == subscribed == {"image", "camera_info", "roi"}
+    assert remapped == subscribed == {"image", "camera_info", "roi", "depth"}
     camera_src = (REPO / "hand_pose_25d" / "ros" / "synthetic_camera.py").read_text()
     published = set(re.findall(r'create_publisher\(\w+, "(\w+)"', camera_src))
-    assert {"image", "camera_info", "roi"} <= published  # the same remappings feed the node from the camera
+    assert {"image", "camera_info", "roi", "depth"} <= published  # the same remappings feed the node from the camera
 
 
 def test_overrides_only_replace_the_parameter_file_when_given(tree):

@@ -67,6 +67,22 @@ class Rendered:
     occlusion_visible: np.ndarray
 
 
+def depth_image(buffers: Any, width: int, height: int, wall: float) -> np.ndarray:
+    """(height, width) float32 metres: the z-buffer of a render where it hit, a wall at ``wall`` metres elsewhere."""
+    out = np.full((height, width), np.float32(wall), np.float32)
+    x0, y0, x1, y1 = buffers.roi
+    if x1 > x0 and y1 > y0:
+        region = out[y0:y1, x0:x1]
+        hit = np.isfinite(buffers.depth)
+        region[hit] = np.minimum(region[hit], buffers.depth[hit])
+    return out
+
+
+def _wall(seed: int, index: int) -> float:
+    """The distance in metres of the wall behind the hand (the depth image's background), 1.2 to 3 m."""
+    return float(np.random.default_rng([int(seed), int(index), 20]).uniform(1.2, 3.0))
+
+
 def _inside(uv: np.ndarray, width: float, height: float) -> np.ndarray:
     return (uv[:, 0] >= -0.5) & (uv[:, 0] <= width - 0.5) & (uv[:, 1] >= -0.5) & (uv[:, 1] <= height - 0.5)
 
@@ -209,6 +225,7 @@ class SyntheticHands:
             xyz=scene.xyz.copy(),
             handedness=scene.handedness,
             meta=self._meta("frame", index, scene),
+            depth=depth_image(buf, width, height, _wall(self.seed, index)),
         )
         return Rendered(sample, scene, buf, K, (width, height), occ)
 
@@ -361,6 +378,8 @@ class SyntheticSequence:
         v = np.arange(height, dtype=np.float32)[:, None]
         self._r2 = _radius2(u, v, self.K, width, height)
         self._keys: Dict[int, Tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        #: distance in metres of the wall behind the hand (the depth image's background)
+        self.wall = _wall(self.seed, 2**31)
 
     def _key(self, k: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Keyframe ``k``: joint angles (deg), quaternion (4,), (pixel u, pixel v, log depth) of the wrist."""
@@ -407,11 +426,11 @@ class SyntheticSequence:
         """
         scene = self.scene(t_index if pose_index is None else pose_index)
         img = self._background.copy()
-        render_layer(scene, self.K, self.width, self.height, img, np.random.default_rng([self.seed, 0, 1003]))
+        buf = render_layer(scene, self.K, self.width, self.height, img, np.random.default_rng([self.seed, 0, 1003]))
         image = degrade(img, self.degradation, np.random.default_rng([self.seed, int(t_index), 1004]), self._r2)
-        return self._sample(scene, image, t_index)
+        return self._sample(scene, image, t_index, depth_image(buf, self.width, self.height, self.wall))
 
-    def _sample(self, scene: Any, image: np.ndarray, t_index: int) -> HandSample:
+    def _sample(self, scene: Any, image: np.ndarray, t_index: int, depth: Optional[np.ndarray] = None) -> HandSample:
         """The :class:`HandSample` of this sequence's hand in ``scene``, shown in ``image``."""
         uv = project(scene.xyz, self.K)
         vis = keypoint_visibility(scene) & _inside(uv, self.width, self.height)
@@ -430,6 +449,7 @@ class SyntheticSequence:
             xyz=scene.xyz.copy(),
             handedness=self.handedness,
             meta=meta,
+            depth=depth,
         )
 
     def scene(self, t_index: int) -> Any:
@@ -498,7 +518,10 @@ class MultiHandSequence:
         first = self.sequences[0]
         scenes = [s.scene(t_index if pose_index is None else pose_index) for s in self.sequences]
         img = first._background.copy()
+        depth = np.full((self.height, self.width), np.float32(first.wall), np.float32)
         for i in sorted(range(len(scenes)), key=lambda i: -float(scenes[i].xyz[0, 2])):  # farthest first
-            render_layer(scenes[i], first.K, self.width, self.height, img, np.random.default_rng([first.seed, i, 1003]))
+            rng = np.random.default_rng([first.seed, i, 1003])
+            buf = render_layer(scenes[i], first.K, self.width, self.height, img, rng)
+            depth = np.minimum(depth, depth_image(buf, self.width, self.height, first.wall))
         image = degrade(img, first.degradation, np.random.default_rng([first.seed, int(t_index), 1004]), first._r2)
-        return [s._sample(sc, image, t_index) for s, sc in zip(self.sequences, scenes)]
+        return [s._sample(sc, image, t_index, depth) for s, sc in zip(self.sequences, scenes)]
