@@ -238,3 +238,40 @@ def test_demo_runs_end_to_end(tmp_path: Path):
         assert (out / "pose_3d.png").is_file()
         assert s["tf_and_markers"]["parent_frames"] == ["camera_optical_frame"]
         assert s["tf_and_markers"]["marker_frames"] == ["camera_optical_frame"]
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_demo_with_two_hands_and_depth(tmp_path: Path):
+    """--hands 2 --depth: per-hand figures for both true hands and the depth comparison, from a real run."""
+    if not _ros_available():
+        if os.environ.get("HAND_POSE_REQUIRE_ROS") == "1":
+            pytest.fail(demo._check_ros())
+        pytest.skip(demo._check_ros())
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip("the shipped model is missing")
+    out = tmp_path / "demo_out"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
+    args = ["--duration", "6", "--rate", "10", "--hands", "2", "--depth", "--out", str(out), "--no-progress"]
+    args += ["--domain-id", str(int(os.environ.get("ROS_DOMAIN_ID", "42")))]
+    proc = subprocess.run(
+        [sys.executable, "-m", "hand_pose_25d.ros.demo", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["camera"]["hands"] == 2 and s["camera"]["depth"] is True
+    hands = {h["true_track_id"]: h for h in s["hands"]}
+    assert set(hands) == {1, 2} and all(h["frames_in_view"] > 0 for h in hands.values())
+    assert set(s["accuracy"]["detection_rate"]) == {"hand_1", "hand_2"}
+    d = s["depth"]
+    assert d["frames"] > 0 and d["depth_used_fraction"] is not None
+    if d["depth_used_fraction"] > 0:  # the depth image was paired and used: it places the hand better
+        assert d["epe3d_camera_frame_with_depth_median_mm"] < d["epe3d_camera_frame_bone_prior_median_mm"]
+    log = (out / "logs" / "hand_pose_node.log").read_text()
+    assert "Traceback" not in log
