@@ -69,8 +69,9 @@ def camera_model_from_fields(
         so binning by b maps a full-resolution coordinate u to (u - x_offset + 0.5) / b - 0.5.
 
     Raises:
-        CameraInfoError: K (or P) all zero, NaN or singular; NaN in D; a distortion model other than
-            plumb_bob / rational_polynomial with non-zero coefficients; a wrong number of coefficients.
+        CameraInfoError: K (or P) all zero, NaN or singular, or a focal length not positive; NaN in D; a
+            distortion model other than plumb_bob / rational_polynomial with non-zero coefficients; a wrong
+            number of coefficients.
     """
     name = "P" if rectified else "K"
     if rectified:
@@ -91,6 +92,11 @@ def camera_model_from_fields(
         validate_intrinsics(K)
     except ValueError as exc:
         raise CameraInfoError(f"camera_info {name} is not a usable camera matrix: {exc}") from None
+    if not (K[0, 0] > 0 and K[1, 1] > 0):
+        raise CameraInfoError(
+            f"camera_info {name} has non-positive focal lengths (fx = {K[0, 0]:g}, fy = {K[1, 1]:g}): "
+            "focal lengths must be positive"
+        )
 
     dist: Optional[np.ndarray] = None
     if not rectified:

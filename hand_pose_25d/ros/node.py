@@ -404,7 +404,8 @@ class HandPoseNode(Node):
         roi = None
         if self._roi is not None and time.monotonic() - self._roi[4] <= cfg.tracking.roi_timeout:
             roi = clip_roi(*self._roi[:4], w, h)
-            if roi is None:
+            # width or height 0: sensor_msgs/RegionOfInterest's "no ROI" (the full image), not a problem
+            if roi is None and self._roi[2] > 0 and self._roi[3] > 0:
                 self._warn("roi", f"roi {self._roi[:4]} lies outside the {w}x{h} image: ignored")
         t0 = time.perf_counter()
         self.estimator.config = cfg.pipeline  # dynamic thresholds (only this thread uses the estimator)
@@ -500,7 +501,13 @@ class HandPoseNode(Node):
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``hand_pose_node`` / ``python -m hand_pose_25d.ros.node``; returns the exit status."""
-    rclpy.init(args=sys.argv if argv is None else argv)
+    try:
+        rclpy.init(args=sys.argv if argv is None else argv)
+    except Exception as exc:  # RCLError: an unreadable or invalid --params-file, malformed --ros-args
+        # rcl's logging is not initialised yet: write the line in its format ourselves
+        reason = " ".join(str(exc).split())
+        print(f"[FATAL] [{NODE_NAME}]: cannot start: {type(exc).__name__}: {reason}", file=sys.stderr, flush=True)
+        return EXIT_STARTUP_FAILURE
     try:
         node = HandPoseNode()
     except Exception as exc:  # FileNotFoundError, ValueError, BackendUnavailable, a runtime's own errors

@@ -153,6 +153,7 @@ def _model(**kw):
         ),
         (dict(p=[0.0] * 12, rectified=True), "P is all zeros"),
         (dict(k=[1.0] * 8), "K must have 9 entries"),
+        (dict(k=[-600.0, 0.0, 320.0, 0.0, 610.0, 240.0, 0.0, 0.0, 1.0]), "non-positive focal lengths"),
     ],
 )
 def test_unusable_camera_info_is_refused_with_the_reason(kw, message):
