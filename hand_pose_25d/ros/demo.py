@@ -30,8 +30,6 @@ import os
 import platform
 import random
 import re
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -46,6 +44,7 @@ from ..bench.stats import latency_stats
 from ..fileio import write_json
 from ..inference.contract import BACKENDS
 from ..skeleton import BONES, keypoint_colors
+from .processes import Proc
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # hand_pose_25d/
 START_TIMEOUT_S = 90.0
@@ -477,30 +476,6 @@ def _check_ros() -> Optional[str]:
     return None
 
 
-class _Proc:
-    def __init__(self, name: str, args: List[str], log: Path, env: Dict[str, str]) -> None:
-        self.name, self.log_path = name, log
-        self._fh = open(log, "w")
-        self.p = subprocess.Popen(args, env=env, stdout=self._fh, stderr=subprocess.STDOUT, cwd=str(PACKAGE_DIR.parent))
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.p.poll() is None
-
-    def stop(self, timeout: float = 10.0) -> Optional[int]:
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGINT)
-            try:
-                self.p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(timeout=5)
-        self._fh.close()
-        return self.p.returncode
-
-
 class _Observer:
     """This process's ROS node: records the camera's frames and ground truth and the node's outputs."""
 
@@ -796,8 +771,8 @@ def run(args: argparse.Namespace) -> int:
         f"demo: ROS_DOMAIN_ID={domain}, model {model}, backend {args.backend}, "
         f"{args.width}x{args.height} at {args.rate:g} Hz for {args.duration:g} s -> {out}/"
     )
-    node = _Proc("hand_pose_node", node_cmd, out / "logs" / "hand_pose_node.log", env)
-    cam: Optional[_Proc] = None
+    node = Proc("hand_pose_node", node_cmd, out / "logs" / "hand_pose_node.log", env)
+    cam: Optional[Proc] = None
     observer: Optional[_Observer] = None
     t_start = time.monotonic()
     try:
@@ -809,7 +784,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"demo: hand_pose_node ready after {time.monotonic() - t_start:.1f} s")
         keep_every = max(1, int(round(args.rate / args.gif_fps)))
         observer = _Observer(keep_every, max_images=int(args.duration * args.gif_fps) + 5)
-        cam = _Proc("synthetic_camera", cam_cmd, out / "logs" / "synthetic_camera.log", env)
+        cam = Proc("synthetic_camera", cam_cmd, out / "logs" / "synthetic_camera.log", env)
         switched: List[float] = []
 
         def smoothing_off() -> None:  # --static: the second half of the run without smoothing
@@ -895,8 +870,8 @@ def run(args: argparse.Namespace) -> int:
 def _stream(
     args: argparse.Namespace,
     observer: _Observer,
-    node: _Proc,
-    cam: _Proc,
+    node: Proc,
+    cam: Proc,
     on_half: Optional[Callable[[], None]] = None,
 ) -> None:
     """Wait for the first frames, then stream for ``args.duration`` s with a progress display (``on_half`` is

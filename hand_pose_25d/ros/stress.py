@@ -51,13 +51,13 @@ import numpy as np
 
 from ..bench.stats import latency_stats
 from .demo import parse_node_stats
+from .processes import STOP_TIMEOUT_S, Proc
 
 REPO = Path(__file__).resolve().parents[2]
 PARAMS_FILE = REPO / "config" / "hand_pose.yaml"
 SHM_PROFILE = REPO / "config" / "fastdds_shm.xml"
 START_TIMEOUT_S = 120.0
 ANSWER_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 15.0
 W, H = 640, 480
 
 
@@ -114,58 +114,6 @@ def child_env(log_dir: Path, domain: int) -> Dict[str, str]:
         ROS_LOG_DIR=str(log_dir),
     )
     return env
-
-
-class Proc:
-    """A child process whose stdout and stderr go to a log file; :meth:`stop` never leaves it running."""
-
-    def __init__(self, name: str, args: List[str], log_path: Path, env: Dict[str, str]) -> None:
-        self.name, self.args, self.log_path = name, args, log_path
-        self._fh = open(log_path, "w")
-        self.p = subprocess.Popen(args, cwd=str(REPO), env=env, stdout=self._fh, stderr=subprocess.STDOUT)
-        self.killed = False  # needed SIGKILL after the stop timeout (a hang)
-        self.stopped_rc: Optional[int] = None
-
-    @property
-    def pid(self) -> int:
-        return self.p.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.p.poll() is None
-
-    def wait_log(self, pattern: str, timeout: float, start: int = 0) -> Optional[re.Match]:
-        """First match of regex ``pattern`` in the log after character ``start``, waiting up to ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        while True:
-            m = re.search(pattern, self.log()[start:])
-            if m or time.monotonic() > deadline or not self.alive():
-                return m or re.search(pattern, self.log()[start:])
-            time.sleep(0.05)
-
-    def signal_and_wait(self, sig: int, timeout: float = STOP_TIMEOUT_S) -> Optional[int]:
-        """Send ``sig``; the exit status, or None (then SIGKILLed) when it did not exit within ``timeout`` s."""
-        if self.p.poll() is None:
-            self.p.send_signal(sig)
-            try:
-                self.p.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(timeout=5)
-                self.killed = True
-                return None
-        return self.p.returncode
-
-    def stop(self, timeout: float = STOP_TIMEOUT_S) -> Optional[int]:
-        """SIGINT, then SIGKILL after ``timeout`` s; returns the exit status (None: it hung and was killed)."""
-        if self.stopped_rc is None:
-            rc = self.signal_and_wait(signal.SIGINT, timeout)
-            self.stopped_rc = rc if rc is not None else -9
-        if not self._fh.closed:
-            self._fh.close()
-        return None if self.killed else self.p.returncode
 
 
 def proc_cpu_s(pid: int) -> Optional[float]:
@@ -999,7 +947,9 @@ class Stress:
         for key in ("30hz", "100hz", "300hz"):
             f = figures[key]
             p99 = f["latency_ms"]["p99"]
-            bounded = p99 is not None and base is not None and (key == "30hz" or p99 <= 2.0 * base)
+            # the latency bound is judged in the full run only: --short runs inside the test suite, where a
+            # timing must not decide pass or fail (a busy machine is not a defect); it is reported either way
+            bounded = self.short or (p99 is not None and base is not None and (key == "30hz" or p99 <= 2.0 * base))
             no_backlog = f["unaccounted_in_node"] <= 8  # PendingFrames capacity
             newest_only = key == "30hz" or f["node"].get("dropped", 0) > 0 or f["answered"] >= 0.9 * f["sent"]
             ok = f["answered"] > 0 and bounded and no_backlog and newest_only and node.alive()
@@ -1008,7 +958,7 @@ class Stress:
                     "overload",
                     f"640x480 rgb8 at {key}",
                     f"{f['sent']} frames in {f['duration_s']} s ({f['achieved_send_rate_hz']} Hz achieved)",
-                    "answers; p99 <= 2x the 30 Hz p99; no backlog; older frames dropped",
+                    "answers; no backlog; older frames dropped; p99 <= 2x the 30 Hz p99 (judged in the full run)",
                     passed=ok,
                     answered=f["answered"] > 0,
                     hands=f["answered_with_hands"],
