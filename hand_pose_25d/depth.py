@@ -166,17 +166,22 @@ def _values_and_scale(depth: DepthLike) -> Tuple[np.ndarray, float]:
     return (depth.values, depth.scale) if isinstance(depth, DepthImage) else (np.asarray(depth), 1.0)
 
 
+def _check_encoding(encoding: str) -> None:
+    """``ValueError`` naming the encodings a depth image may have, for any other."""
+    if encoding not in DEPTH_ENCODINGS:
+        raise ValueError(
+            f"depth encoding {encoding!r} is not supported (use {', '.join(DEPTH_ENCODINGS)}: millimetres in 16 bits "
+            "or metres in 32-bit float)"
+        )
+
+
 def depth_to_metres(depth: np.ndarray, encoding: str) -> np.ndarray:
     """(H, W) float32 metres of a depth image, NaN where it has no measurement (0, NaN, inf, negative).
 
     Raises:
         ValueError: an encoding other than :data:`DEPTH_ENCODINGS`, or not a 2D array.
     """
-    if encoding not in DEPTH_ENCODINGS:
-        raise ValueError(
-            f"depth encoding {encoding!r} is not supported (use {', '.join(DEPTH_ENCODINGS)}: millimetres in 16 bits "
-            "or metres in 32-bit float)"
-        )
+    _check_encoding(encoding)
     a = np.asarray(depth)
     if a.ndim != 2:
         raise ValueError(f"a depth image is (H, W), got shape {a.shape}")
@@ -196,11 +201,7 @@ def depth_from_buffer(encoding: str, height: int, width: int, step: int, is_bige
         ValueError: an unsupported encoding, a size of 0, a step too small for the width, or data shorter than
             ``height * step`` (the message names what is wrong).
     """
-    if encoding not in DEPTH_ENCODINGS:
-        raise ValueError(
-            f"depth encoding {encoding!r} is not supported (use {', '.join(DEPTH_ENCODINGS)}: millimetres in 16 bits "
-            "or metres in 32-bit float)"
-        )
+    _check_encoding(encoding)
     size = 4 if encoding == "32FC1" else 2
     if height <= 0 or width <= 0:
         raise ValueError(f"depth image of size {width}x{height}")

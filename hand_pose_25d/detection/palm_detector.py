@@ -43,6 +43,7 @@ from .palm import (
 
 __all__ = ["DetectorConfig", "PalmDetector", "DetectedHand", "default_models_dir", "default_detector_path"]
 
+#: File name of the exported detector (written by :mod:`.palm_model`, read here).
 DETECTOR_FILE = "palm_detector.onnx"
 
 

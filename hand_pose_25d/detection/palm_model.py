@@ -31,13 +31,12 @@ from torch import Tensor, nn
 from ..fileio import write_json
 from ..inference.contract import DETECTOR_CONFIG_KEY, FORMAT_VERSION, FORMAT_VERSION_KEY
 from .palm import PALM_INPUT_SIZE, PALM_NUM_ANCHORS, PALM_NUM_COORDS
+from .palm_detector import DETECTOR_FILE
 
-__all__ = ["PalmDetectorGraph", "export_palm_detector", "build_palm_detector", "DETECTOR_FILE", "DETECTOR_MODEL"]
+__all__ = ["PalmDetectorGraph", "export_palm_detector", "build_palm_detector", "DETECTOR_MODEL"]
 
 #: The MediaPipe model the detector is built from.
 DETECTOR_MODEL = "palm_detection_full"
-#: File name of the exported detector.
-DETECTOR_FILE = "palm_detector.onnx"
 
 
 class PalmDetectorGraph(nn.Module):
