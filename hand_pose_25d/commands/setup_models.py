@@ -5,6 +5,9 @@ Fetches ``mediapipe==0.10.21`` with ``pip download --no-deps`` (or takes it from
 (max abs difference <= 1e-3) and writes ``palm_detector.onnx``, its report and the license notice into ``--out``
 (default: the models folder the node looks in, see :func:`hand_pose_25d.detection.palm_detector.default_models_dir`).
 Nothing is committed to the repository: the converted weights are made here, at set-up.
+
+Also puts ``hand_landmark_full.tflite`` (checked by its sha256) into ``<out>/mediapipe/``: the ``landmark`` preset's
+encoder, needed to train a new model on it (a trained model carries its encoder and needs no file).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"setup-models: {target} is unusable ({exc}); rebuilding it")
         else:
             print(f"setup-models: {det.describe()} is ready at {target} (--force rebuilds it)")
-            return 0
+            return _encoder(out, args.cache)
     try:
         from ..detection.palm_model import build_palm_detector
     except ImportError as exc:
@@ -60,4 +63,21 @@ def run(args: argparse.Namespace) -> int:
     except PretrainedError as exc:
         raise RuntimeError(str(exc)) from exc
     PalmDetector(target)  # what was written loads
+    return _encoder(out, args.cache)
+
+
+def _encoder(out: Path, cache) -> int:
+    """The hand-landmark encoder's .tflite for training the ``landmark`` preset (checked by its sha256)."""
+    from ..pretrained.mediapipe_wheel import PretrainedError
+
+    try:
+        from ..model.pretrained_net import encoder_tflite
+    except ImportError as exc:  # torch missing: only training needs the encoder file
+        print(f"setup-models: hand_landmark_full.tflite skipped (needs torch: {exc})")
+        return 0
+    try:
+        path = encoder_tflite("hand_landmark_full", out, cache)
+    except PretrainedError as exc:
+        raise RuntimeError(str(exc)) from exc
+    print(f"setup-models: the landmark preset's encoder (training only) is at {path}")
     return 0

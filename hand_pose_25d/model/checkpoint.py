@@ -41,10 +41,23 @@ FORMAT_VERSION = 1
 _WRAPPER_PREFIXES = ("_orig_mod.", "module.")
 
 
-def build_model(config: ModelConfig) -> HandPoseNet:
-    """The network described by ``config`` (freshly initialised, in training mode)."""
+def build_model(config: ModelConfig, encoder_graph: Optional[Dict[str, Any]] = None) -> nn.Module:
+    """The network described by ``config``, in training mode.
+
+    ``config.encoder == "none"``: a freshly initialised :class:`HandPoseNet`. Otherwise a
+    :class:`~hand_pose_25d.model.pretrained_net.PretrainedHandPoseNet`: with ``encoder_graph`` (what a checkpoint
+    stores) its encoder weights are zeros until a state dict is loaded; without it, the encoder is imported with
+    its pretrained weights from the MediaPipe ``.tflite`` (models folder or mediapipe wheel; ``PretrainedError``
+    when neither can be had).
+    """
     if not isinstance(config, ModelConfig):
         raise ValueError(f"build_model expects a ModelConfig, got {type(config).__name__}")
+    if config.encoder != "none":
+        from .pretrained_net import build_pretrained_net
+
+        return build_pretrained_net(config, encoder_graph)
+    if encoder_graph is not None:
+        raise ValueError("an encoder graph was given for a model without a pretrained encoder (encoder 'none')")
     return HandPoseNet(config)
 
 
@@ -59,7 +72,7 @@ class LoadedCheckpoint:
         raw: the whole stored dict (``optimizer``, ``scheduler``, ``step``, ``versions`` ... for resuming).
     """
 
-    model: HandPoseNet
+    model: nn.Module
     config: ModelConfig
     extra: Dict[str, Any] = field(default_factory=dict)
     raw: Dict[str, Any] = field(default_factory=dict)
@@ -153,6 +166,7 @@ def save_checkpoint(
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "step": step,
         "extra": extra_dict,
+        "encoder_graph": getattr(inner, "encoder_graph", None),
         "versions": {"hand_pose_25d": str(__version__), "torch": str(torch.__version__)},
     }
     _plain(payload["optimizer"], "optimizer state")
@@ -194,7 +208,16 @@ def load_checkpoint(path: Union[str, os.PathLike], map_location: Union[str, torc
         config = from_dict(ModelConfig, raw["model_config"])
     except ValueError as exc:
         raise ValueError(f"{path}: invalid stored model config: {exc}") from exc
-    model = build_model(config)
+    graph = raw.get("encoder_graph")
+    if config.encoder != "none" and not isinstance(graph, dict):
+        raise ValueError(
+            f"{path}: the model is built on the pretrained encoder {config.encoder!r} but the checkpoint holds no "
+            "encoder graph (encoder_graph)"
+        )
+    try:
+        model = build_model(config, graph if config.encoder != "none" else None)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
     try:
         model.load_state_dict(raw["model"], strict=True)
     except RuntimeError as exc:

@@ -12,7 +12,12 @@ from typing import Dict, Tuple
 from ..settings import from_dict, setting, to_dict
 from ..skeleton import BONES, DEFAULT_BONE_LENGTHS, DEFAULT_REF_BONE, DEFAULT_ROOT, KEYPOINT_NAMES
 
-__all__ = ["ModelConfig"]
+__all__ = ["ModelConfig", "ENCODER_CHOICES", "ENCODER_STRIDES"]
+
+#: Values of :attr:`ModelConfig.encoder`.
+ENCODER_CHOICES: Tuple[str, ...] = ("none", "hand_landmark_full", "hand_landmark_lite")
+#: Strides at which the pretrained encoders have feature maps that the decoder can take.
+ENCODER_STRIDES: Tuple[int, ...] = (2, 4, 8, 16, 32)
 
 
 @dataclass
@@ -25,6 +30,20 @@ class ModelConfig:
     """
 
     preset: str = setting("compact", description="Name of the architecture preset this config was built from.")
+    encoder: str = setting(
+        "none",
+        description="Pretrained encoder under the decoder and head: 'none' (the encoder-decoder of the paper, trained "
+        "from scratch) or a MediaPipe hand-landmark network imported from its TFLite file (cut at stride "
+        "output_stride * 2**depth).",
+        choices=ENCODER_CHOICES,
+    )
+    weights_source: str = setting(
+        "",
+        description="Where pretrained weights in this model come from (file, package, sha256); required with an encoder.",
+    )
+    weights_license: str = setting(
+        "", description="License of those pretrained weights (SPDX id and holder); required with an encoder."
+    )
     head: str = setting(
         "latent",
         description="Output head: latent 2.5D heatmaps (the paper's method), direct 2.5D heatmaps, or holistic regression.",
@@ -115,6 +134,21 @@ class ModelConfig:
                 f"confidence_radius {self.confidence_radius} x input_size {self.input_size} is less than one "
                 f"output stride ({self.output_stride} px)"
             )
+        if self.encoder != "none":
+            cut = self.output_stride * 2**self.depth
+            if cut not in ENCODER_STRIDES or cut < 4:
+                raise ValueError(
+                    f"encoder {self.encoder!r} is cut at stride output_stride * 2**depth = {cut}; it must be one of "
+                    f"{', '.join(str(s) for s in ENCODER_STRIDES if s >= 4)}"
+                )
+            if self.num_stages != 1:
+                raise ValueError(f"a pretrained encoder has one stage, num_stages is {self.num_stages}")
+            if not self.weights_source.strip() or not self.weights_license.strip():
+                raise ValueError(
+                    f"this model is built on the pretrained encoder {self.encoder!r} but does not record where its "
+                    f"weights come from or under which license (weights_source {self.weights_source!r}, "
+                    f"weights_license {self.weights_license!r}); refusing a model whose weights cannot be traced"
+                )
         for row in self.bone_lengths:
             if len(row) != 3 or not row[2] > 0:
                 raise ValueError(f"bone_lengths row {row!r} must be (parent, child, positive metres)")

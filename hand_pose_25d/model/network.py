@@ -46,6 +46,7 @@ __all__ = [
 #: ModelConfig fields that change the network's weights or outputs; a model and the config stored with it must
 #: agree on all of them (the other fields are conventions: keypoint names, root, bone prior, normalisation ...).
 ARCHITECTURE_FIELDS: Tuple[str, ...] = (
+    "encoder",
     "head",
     "input_size",
     "channels",

@@ -77,6 +77,8 @@ class ModelFile:
         member: path inside the wheel.
         input_shape: the graph input, float32 NHWC RGB in [0, 1].
         outputs: ``(tensor name, shape, meaning)`` for each graph output, in the graph's order.
+        sha256: the file's digest in the 0.10.21 wheel, where a model depends on it being exactly that file
+            (the pretrained encoders); ``""`` where it is not checked.
         stride_features: for the landmark networks, ``{stride: tensor name}`` of the encoder's block outputs
             (found by shape, see :func:`.tflite_torch.encoder_stride_features`); ``{}`` otherwise.
     """
@@ -86,6 +88,7 @@ class ModelFile:
     input_shape: Tuple[int, ...]
     outputs: Tuple[Tuple[str, Tuple[int, ...], str], ...]
     stride_features: Dict[int, str] = field(default_factory=dict)
+    sha256: str = ""
 
     @property
     def file_name(self) -> str:
@@ -143,6 +146,7 @@ MODELS: Dict[str, ModelFile] = {
             (1, 224, 224, 3),
             _HAND_OUTPUTS,
             _HAND_FULL_STRIDES,
+            "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3",
         ),
         ModelFile(
             "hand_landmark_lite",
@@ -150,6 +154,7 @@ MODELS: Dict[str, ModelFile] = {
             (1, 224, 224, 3),
             _HAND_OUTPUTS,
             _HAND_LITE_STRIDES,
+            "048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6",
         ),
     )
 }

@@ -58,6 +58,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..fileio import atomic_output
+from .graph_spec import needed_operators
 from .tflite_reader import (
     ModelDescription,
     OperatorInfo,
@@ -510,7 +511,7 @@ class TFLiteModule(nn.Module):
             if desc.tensors[o].data is not None:
                 raise ValueError(f"{desc.source}: output {desc.tensors[o].name!r} is a constant, not computed")
 
-        ops = self._needed_ops(desc, self.output_indices)
+        ops = needed_operators(desc, self.output_indices)
         layouts: Dict[int, str] = {
             i: (_NCHW if len(desc.tensors[i].shape) == 4 else _NATIVE) for i in self.input_indices
         }
@@ -542,24 +543,6 @@ class TFLiteModule(nn.Module):
         self._last_use = last
 
     # ---------------------------------------------------------------------------------------------- building
-    @staticmethod
-    def _needed_ops(desc: ModelDescription, outputs: Sequence[int]) -> List[OperatorInfo]:
-        producer = {out: op for op in desc.operators for out in op.outputs}
-        needed, stack = set(), list(outputs)
-        graph_inputs = set(desc.inputs)
-        while stack:
-            t = stack.pop()
-            if t in graph_inputs or desc.tensors[t].data is not None:
-                continue
-            op = producer.get(t)
-            if op is None:
-                raise ValueError(f"{desc.source}: tensor {desc.tensors[t].name!r} is neither produced nor an input")
-            if op.index in needed:
-                continue
-            needed.add(op.index)
-            stack.extend(i for i in op.inputs if i >= 0)
-        return [op for op in desc.operators if op.index in needed]
-
     def _build_op(self, desc: ModelDescription, op: OperatorInfo, layouts: Dict[int, str]):
         """-> (module, activation input indices, required input layouts, output layout)."""
         T = desc.tensors

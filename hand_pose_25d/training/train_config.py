@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List
 
 from ..data.augment import AugmentConfig
+from ..model.presets import PRESETS
 from ..settings import setting
 
 DATASET_KINDS = ("synthetic", "rhd", "stb", "freihand", "exported")
@@ -41,13 +42,27 @@ class OptimConfig:
     warmup_steps: int = setting(500, description="Linear warm-up steps.", min=0)
     min_lr_ratio: float = setting(0.02, description="Final learning rate as a fraction of the peak.", min=0.0, max=1.0)
     grad_clip: float = setting(5.0, description="Gradient norm clip (0 disables).", min=0.0)
+    encoder_lr_scale: float = setting(
+        1.0,
+        description="Learning rate of a pretrained encoder's weights as a fraction of lr (ModelConfig.encoder; "
+        "0 freezes them).",
+        min=0.0,
+        max=1.0,
+    )
+    encoder_freeze_stride: int = setting(
+        0,
+        description="Freeze a pretrained encoder's layers up to this stride (0: none; 4, 8, 16 ...: the maps at "
+        "that stride and finer; the cut stride: the whole encoder).",
+        min=0,
+        max=32,
+    )
 
 
 @dataclass
 class TrainConfig:
     """Everything a training run needs; stored in every checkpoint it writes."""
 
-    model_preset: str = setting("compact", description="Architecture preset.", choices=("compact", "fast", "paper"))
+    model_preset: str = setting("compact", description="Architecture preset.", choices=tuple(PRESETS))
     model_overrides: Dict[str, Any] = setting(
         default_factory=dict, description="ModelConfig fields overriding the preset (e.g. head: direct)."
     )

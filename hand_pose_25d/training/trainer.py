@@ -62,13 +62,27 @@ def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def _param_groups(model, weight_decay: float):
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim <= 1 or "beta" in name else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+def _param_groups(model, weight_decay: float, lr: float, encoder_lr_scale: float = 1.0):
+    """AdamW groups: decayed weights / no decay (norms, biases, beta), each split into the pretrained encoder's
+    parameters (``encoder.*``, learning rate ``lr * encoder_lr_scale``; frozen at 0) and the rest (``lr``).
+
+    Frozen parameters (``requires_grad`` False) stay in their group without gradients, which AdamW skips, so that
+    a run resumed with other frozen layers loads the same optimiser state."""
+    groups = {}
+    for name, p in model.named_parameters():  # frozen ones too: the groups stay the same when a resume unfreezes
+        pretrained = name.startswith("encoder.")
+        if pretrained and encoder_lr_scale == 0.0:
+            p.requires_grad_(False)
+        key = (pretrained, p.ndim <= 1 or "beta" in name)
+        groups.setdefault(key, []).append(p)
+    return [
+        {
+            "params": params,
+            "weight_decay": 0.0 if no_decay else weight_decay,
+            "lr": lr * (encoder_lr_scale if pretrained else 1.0),
+        }
+        for (pretrained, no_decay), params in sorted(groups.items())
+    ]
 
 
 class HeldOut:
@@ -190,7 +204,15 @@ def train(cfg: TrainConfig, *, resume: Optional[Path] = None, progress: bool = T
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local] if device.type == "cuda" else None)
     net = model.module if world > 1 else model
 
-    opt = torch.optim.AdamW(_param_groups(net, cfg.optim.weight_decay), lr=cfg.optim.lr, betas=(0.9, 0.999))
+    if cfg.optim.encoder_freeze_stride and hasattr(net, "freeze_encoder"):
+        frozen = net.freeze_encoder(cfg.optim.encoder_freeze_stride)
+        if main:
+            print(f"encoder frozen up to stride {cfg.optim.encoder_freeze_stride}: {frozen} parameters")
+    opt = torch.optim.AdamW(
+        _param_groups(net, cfg.optim.weight_decay, cfg.optim.lr, cfg.optim.encoder_lr_scale),
+        lr=cfg.optim.lr,
+        betas=(0.9, 0.999),
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: lr_factor(s, cfg.optim.warmup_steps, cfg.steps, cfg.optim.min_lr_ratio)
     )
