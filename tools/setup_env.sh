@@ -5,6 +5,8 @@
 #   3. the project itself, editable, with the train, onnx and test extras
 #   4. the palm detector (hand-pose-25d setup-models), unless HAND_POSE_NO_DETECTOR=1
 #   5. the ROS 2 runtime from PyPI plus our interface packages (tools/setup_ros.sh), unless HAND_POSE_NO_ROS=1
+#   6. background photos for the synthetic renderer (Debian wallpaper packages), best effort, unless
+#      HAND_POSE_NO_BACKGROUNDS=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -58,5 +60,38 @@ fi
 
 if [ "${HAND_POSE_NO_ROS:-0}" != "1" ] && [ -x tools/setup_ros.sh ]; then
   tools/setup_ros.sh "$VENV"
+fi
+# 6. photographic backgrounds for the synthetic renderer: Debian's wallpaper packages (found at run time in
+#    /usr/share/wallpapers and /usr/share/backgrounds; without them the renderer uses procedural backgrounds and says
+#    so). Best effort: skipped without apt-get, or when neither root nor a password-less sudo is at hand; never fails
+#    the set-up. HAND_POSE_NO_BACKGROUNDS=1 skips it.
+BACKGROUND_PACKAGES="plasma-workspace-wallpapers mate-backgrounds gnome-backgrounds"
+if [ "${HAND_POSE_NO_BACKGROUNDS:-0}" != "1" ]; then
+  have_backgrounds() { [ -d /usr/share/wallpapers ] && [ -d /usr/share/backgrounds/mate ] && [ -d /usr/share/backgrounds/gnome ]; }
+  if have_backgrounds; then
+    :
+  elif ! command -v apt-get >/dev/null 2>&1; then
+    say "note: no apt-get: background photos not installed (the renderer uses procedural backgrounds)"
+  else
+    AS=()
+    if [ "$(id -u)" != "0" ]; then
+      if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then AS=(sudo -n); else AS=(none); fi
+    fi
+    if [ "${AS[*]:-}" = "none" ]; then
+      say "note: not root and no password-less sudo: background photos not installed; as root: apt-get install $BACKGROUND_PACKAGES"
+    else
+      say "installing background photos ($BACKGROUND_PACKAGES)"
+      export DEBIAN_FRONTEND=noninteractive
+      { "${AS[@]}" apt-get install -y -q --no-install-recommends $BACKGROUND_PACKAGES >/dev/null 2>&1 \
+        || { "${AS[@]}" apt-get update -q >/dev/null 2>&1 \
+             && "${AS[@]}" apt-get install -y -q --no-install-recommends $BACKGROUND_PACKAGES >/dev/null 2>&1; }; } \
+        || say "warning: the background photos could not be installed; the renderer uses procedural backgrounds"
+    fi
+  fi
+  if have_backgrounds; then
+    # decode each photo once into the renderer's cache of downscaled copies (~/.cache/hand_pose_25d/backgrounds)
+    "$VENV/bin/python" -c "from hand_pose_25d.data.synthetic.appearance import photo_library as p; from hand_pose_25d.data.synthetic import SyntheticConfig as C; print(p(C()).warm())" >/dev/null 2>&1 \
+      || say "warning: the background photo cache could not be filled (it fills on first use)"
+  fi
 fi
 say "environment ready: $VENV"

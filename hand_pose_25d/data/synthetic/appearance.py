@@ -5,9 +5,16 @@ Images here are float32 RGB in [0, 1] (H, W, 3) until :func:`degrade` turns them
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+import os
+import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -20,6 +27,14 @@ __all__ = [
     "random_color",
     "value_noise",
     "make_background",
+    "BACKGROUND_DIRS",
+    "BACKGROUND_ENV",
+    "PhotoLibrary",
+    "find_background_photos",
+    "photo_library",
+    "photo_background",
+    "scene_background",
+    "fda_transfer",
     "Degradation",
     "sample_degradation",
     "degrade",
@@ -231,6 +246,280 @@ def make_background(rng: np.random.Generator, height: int, width: int, cfg: Synt
     if f > 1:
         img = cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(img, 0.0, 1.0, out=img)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# photographic backgrounds
+
+_log = logging.getLogger(__name__)
+
+#: Standard folders searched for background photos (Debian's wallpaper packages install there:
+#: plasma-workspace-wallpapers, mate-backgrounds, gnome-backgrounds; tools/setup_env.sh installs them).
+BACKGROUND_DIRS: Tuple[str, ...] = ("/usr/share/wallpapers", "/usr/share/backgrounds")
+#: Environment variable with more background folders (separated by os.pathsep).
+BACKGROUND_ENV = "HAND_POSE_BACKGROUNDS"
+#: Environment variable overriding the folder of the downscaled copies (default ~/.cache/hand_pose_25d/backgrounds).
+BACKGROUND_CACHE_ENV = "HAND_POSE_BACKGROUND_CACHE"
+_PHOTO_EXT = (".jpg", ".jpeg", ".png", ".webp")
+#: Never backgrounds: the project's real-photo evaluation set (opencv-doc, tools/real_photos.py).
+_EXCLUDED = ("opencv",)
+_SIZE_IN_NAME = re.compile(r"(\d{3,5})x(\d{3,5})$")
+
+
+def background_dirs(cfg: SyntheticConfig) -> List[Path]:
+    """The folders searched for background photos: ``cfg.background_photo_dirs``, ``$HAND_POSE_BACKGROUNDS``, then
+    (``cfg.background_photo_system``) :data:`BACKGROUND_DIRS`."""
+    dirs = [Path(d).expanduser() for d in cfg.background_photo_dirs]
+    dirs += [Path(d).expanduser() for d in os.environ.get(BACKGROUND_ENV, "").split(os.pathsep) if d.strip()]
+    if cfg.background_photo_system:
+        dirs += [Path(d) for d in BACKGROUND_DIRS]
+    return dirs
+
+
+def _rank(path: Path) -> Tuple[int, int, int, str]:
+    """Preference among the sizes of one wallpaper: landscape, width nearest 1920, not a dark variant."""
+    m = _SIZE_IN_NAME.search(path.stem)
+    w, h = (int(m.group(1)), int(m.group(2))) if m else (1920, 1080)
+    return (int(h > w), abs(w - 1920), int("dark" in str(path).lower()), str(path))
+
+
+def find_background_photos(dirs: Sequence[os.PathLike]) -> List[Path]:
+    """Photos (.jpg, .jpeg, .png, .webp) under ``dirs`` (recursively), sorted, one file per wallpaper.
+
+    A wallpaper shipped in several sizes (KDE's ``NAME/contents/images/WxH.ext``, ``NAME_WxH.ext``) counts once
+    (the landscape size nearest 1920 px wide); ``screenshot.*`` previews and anything under an ``opencv`` folder
+    (the real-photo evaluation set) are left out. Missing folders are skipped.
+    """
+    groups: Dict[Tuple[str, str], List[Path]] = {}
+    for d in dirs:
+        d = Path(d)
+        if not d.is_dir():
+            continue
+        for root, subdirs, files in os.walk(d, followlinks=True):
+            subdirs.sort()
+            for name in sorted(files):
+                path = Path(root) / name
+                low = str(path).lower()
+                if path.suffix.lower() not in _PHOTO_EXT or name.lower().startswith("screenshot"):
+                    continue
+                if any(x in low for x in _EXCLUDED):
+                    continue
+                parts = path.parts
+                if len(parts) >= 4 and parts[-3] == "contents" and parts[-2] in ("images", "images_dark"):
+                    key = (str(Path(*parts[:-3])), "")
+                else:
+                    key = (root, _SIZE_IN_NAME.sub("", path.stem).rstrip("_-"))
+                groups.setdefault(key, []).append(path)
+    return [min(groups[k], key=_rank) for k in sorted(groups)]
+
+
+def _cache_dir() -> Path:
+    env = os.environ.get(BACKGROUND_CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "hand_pose_25d" / "backgrounds"
+
+
+class PhotoLibrary:
+    """Background photos, decoded on first use, downscaled to ``max_side`` and kept in memory (uint8 RGB).
+
+    Decoding a 5K wallpaper takes a quarter of a second, so each photo's downscaled copy is also kept on disk (a
+    JPEG, quality 95, under :func:`_cache_dir`) for later processes; the copy is what every process uses (also the
+    one that wrote it), so a sample's pixels do not depend on whether the cache existed. A photo that cannot be
+    read is skipped (``image`` gives None).
+    """
+
+    def __init__(self, paths: Sequence[os.PathLike], max_side: int = 640, disk_cache: bool = True) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.max_side = int(max_side)
+        self.disk_cache = disk_cache
+        self._images: "OrderedDict[int, Optional[np.ndarray]]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _load(self, path: Path) -> Optional[np.ndarray]:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        key = hashlib.sha1(f"{path}|{st.st_mtime_ns}|{st.st_size}|{self.max_side}".encode()).hexdigest()[:24]
+        cached = _cache_dir() / f"{key}.jpg"
+        if self.disk_cache and cached.is_file():
+            bgr = cv2.imread(str(cached), cv2.IMREAD_COLOR)
+            if bgr is not None:
+                return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None or min(bgr.shape[:2]) < 16:
+            return None
+        f = self.max_side / max(bgr.shape[:2])
+        if f < 1:
+            size = (max(16, round(bgr.shape[1] * f)), max(16, round(bgr.shape[0] * f)))
+            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if not ok:
+            return None
+        if self.disk_cache:
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(buf.tobytes())
+                os.replace(tmp, cached)
+            except OSError:
+                pass
+        return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    def image(self, k: int) -> Optional[np.ndarray]:
+        """Photo ``k`` (H, W, 3) uint8 RGB, longer side at most ``max_side``; None when it cannot be read."""
+        with self._lock:
+            if k in self._images:
+                return self._images[k]
+        img = self._load(self.paths[k])
+        with self._lock:
+            self._images[k] = img
+        return img
+
+    def warm(self) -> int:
+        """Decode every photo (filling the disk cache); returns how many could be read."""
+        return sum(self.image(k) is not None for k in range(len(self)))
+
+
+_libraries: Dict[Tuple[str, ...], PhotoLibrary] = {}
+_warned: set = set()
+
+
+def photo_library(cfg: SyntheticConfig) -> PhotoLibrary:
+    """The (per-process, shared) :class:`PhotoLibrary` of ``cfg``'s background folders; an empty one, with a warning
+    logged once per set of folders, when they hold no photo."""
+    dirs = tuple(str(d) for d in background_dirs(cfg))
+    lib = _libraries.get(dirs)
+    if lib is None:
+        lib = PhotoLibrary(find_background_photos([Path(d) for d in dirs]))
+        _libraries[dirs] = lib
+        if not len(lib) and dirs not in _warned:
+            _warned.add(dirs)
+            _log.warning(
+                "no background photos in %s: the synthetic renderer uses procedural backgrounds only (install "
+                "plasma-workspace-wallpapers, mate-backgrounds or gnome-backgrounds, or set %s)",
+                ", ".join(dirs) or "(no folder)",
+                BACKGROUND_ENV,
+            )
+    return lib
+
+
+def _photo_region(rng: np.random.Generator, photo: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A random view of ``photo`` (uint8) warped to (height, width) float32 [0, 1]: a region of 35-100 % of the
+    largest one with the output's aspect, mirrored half of the time, turned by up to 8 degrees."""
+    H0, W0 = photo.shape[:2]
+    aspect = width / height
+    fit_w = min(W0, H0 * aspect)
+    f = float(rng.uniform(0.35, 1.0))
+    rw, rh = fit_w * f, fit_w * f / aspect
+    cx = float(rng.uniform(rw / 2, W0 - rw / 2)) if W0 > rw else W0 / 2
+    cy = float(rng.uniform(rh / 2, H0 - rh / 2)) if H0 > rh else H0 / 2
+    s = width / rw
+    a = math.radians(float(rng.uniform(-8, 8)))
+    flip = -1.0 if rng.random() < 0.5 else 1.0
+    c, si = math.cos(a) * s, math.sin(a) * s
+    # output pixel = M @ (photo pixel - centre) + output centre
+    M = np.array([[flip * c, si, 0.0], [-flip * si, c, 0.0]])
+    M[:, 2] = np.array([(width - 1) / 2, (height - 1) / 2]) - M[:, :2] @ np.array([cx, cy])
+    # only the part of the photo the view covers (its bounding box plus a margin) is processed
+    half = 0.5 * math.hypot(rw, rh) + 2
+    x0, x1 = max(0, int(cx - half)), min(W0, int(math.ceil(cx + half)))
+    y0, y1 = max(0, int(cy - half)), min(H0, int(math.ceil(cy + half)))
+    sub = photo[y0:y1, x0:x1]
+    M[:, 2] += M[:, :2] @ np.array([x0, y0], np.float64)
+    if s < 0.5:  # warpAffine has no area filter: shrink first
+        k = 1.5 * s
+        size = (max(2, round(sub.shape[1] * k)), max(2, round(sub.shape[0] * k)))
+        small = cv2.resize(sub, size, interpolation=cv2.INTER_AREA)
+        M[:, 0] *= sub.shape[1] / small.shape[1]
+        M[:, 1] *= sub.shape[0] / small.shape[0]
+        sub = small
+    out = cv2.warpAffine(sub, M, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return out.astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+def photo_background(
+    rng: np.random.Generator, height: int, width: int, cfg: SyntheticConfig, lib: PhotoLibrary
+) -> Optional[np.ndarray]:
+    """A background (H, W, 3) float32 [0, 1] cut from a random photo of ``lib`` (see :func:`_photo_region`), with a
+    random exposure, defocus blur (``background_blur_prob``) and, half of the time, a few clutter shapes (skin
+    distractors among them); None when the photo drawn cannot be read."""
+    photo = lib.image(int(rng.integers(len(lib))))
+    if photo is None:
+        return None
+    img = _photo_region(rng, photo, height, width)
+    img *= np.float32(rng.uniform(0.65, 1.15))
+    if rng.random() < 0.5:
+        lo, hi = cfg.clutter_range
+        _clutter(rng, img, int(rng.integers(lo, max(lo, hi // 2) + 1)), cfg.skin_distractor_prob)
+    if rng.random() < cfg.background_blur_prob:
+        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.5, 3.0)) * max(height, width) / 256.0)
+    return np.clip(img, 0.0, 1.0, out=img)
+
+
+def scene_background(
+    rng: np.random.Generator, photo_rng: np.random.Generator, height: int, width: int, cfg: SyntheticConfig
+) -> Tuple[np.ndarray, str]:
+    """The background of one image and its kind ('photo' or 'procedural').
+
+    ``photo_rng`` decides (``background_photo_prob``) and cuts the photo; a procedural background draws from ``rng``
+    alone, so it is the same image whatever the photo settings (and with them off, the renderer's images are those
+    of the renderer before photos).
+    """
+    if cfg.background_photo_prob > 0 and photo_rng.random() < cfg.background_photo_prob:
+        lib = photo_library(cfg)
+        if len(lib):
+            img = photo_background(photo_rng, height, width, cfg, lib)
+            if img is not None:
+                return img, "photo"
+    return make_background(rng, height, width, cfg), "procedural"
+
+
+def fda_target(rng: np.random.Generator, cfg: SyntheticConfig, size: int = 96) -> np.ndarray:
+    """A small image (float32 [0, 1]) whose amplitude spectrum FDA transfers: a view of a random background photo,
+    or a procedural background when there is no photo."""
+    lib = photo_library(cfg)
+    if len(lib):
+        photo = lib.image(int(rng.integers(len(lib))))
+        if photo is not None:
+            return _photo_region(rng, photo, size, size)
+    return make_background(rng, size, size, cfg)
+
+
+def fda_transfer(img: np.ndarray, target: np.ndarray, beta: float, blend: float) -> np.ndarray:
+    """Fourier domain adaptation (Yang & Soatto, CVPR 2020) of ``img`` (H, W, 3) float32 towards ``target``.
+
+    Per channel, the amplitude spectrum of ``img`` within the low-frequency square ``|k_x|, |k_y| <= b`` cycles per
+    image, ``b = floor(beta x min(H, W))``, becomes ``(1 - blend) A_img + blend A_target`` (``target`` resized to
+    the image's size); the phase is kept everywhere. Only frequencies up to ``b`` change, so the change is computed
+    on a copy downscaled to ``max(32, 4 b + 8)`` px (short side) and added upsampled: a few hundred microseconds at
+    640x480 instead of full-size FFTs. Returns a new float32 image (not clipped).
+    """
+    H, W = img.shape[:2]
+    b = int(math.floor(beta * min(H, W)))
+    short = min(min(H, W), max(32, 4 * b + 8))
+    f = short / min(H, W)
+    sh, sw = (short, max(8, round(W * f))) if H <= W else (max(8, round(H * f)), short)
+    small = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA) if (sh, sw) != (H, W) else img
+    tgt = cv2.resize(np.ascontiguousarray(target, np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
+    F = np.fft.rfft2(small, axes=(0, 1))
+    Ft = np.fft.rfft2(tgt, axes=(0, 1))
+    ky = np.abs(np.fft.fftfreq(sh) * sh)[:, None]
+    kx = np.abs(np.fft.rfftfreq(sw) * sw)[None, :]
+    band = (ky <= b + 1e-9) & (kx <= b + 1e-9)
+    amp = np.abs(F[band])
+    new_amp = (1.0 - blend) * amp + blend * np.abs(Ft[band])
+    G = np.zeros_like(F)
+    G[band] = F[band] * (new_amp / np.maximum(amp, 1e-12) - 1.0)  # the change of the spectrum, phase kept
+    delta = np.fft.irfft2(G, s=(sh, sw), axes=(0, 1)).astype(np.float32)
+    if (sh, sw) != (H, W):
+        delta = cv2.resize(delta, (W, H), interpolation=cv2.INTER_CUBIC)
+    return cv2.add(np.ascontiguousarray(img, np.float32), delta)
 
 
 # ----------------------------------------------------------------------------------------------------------

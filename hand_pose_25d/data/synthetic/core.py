@@ -13,7 +13,7 @@ from ...crop import CropBox, box_from_keypoints, crop_intrinsics, crop_matrix, i
 from ...geometry import project
 from ...settings import validate
 from ..sample import HandSample
-from .appearance import Degradation, degrade, make_background, sample_degradation
+from .appearance import Degradation, degrade, fda_target, fda_transfer, sample_degradation, scene_background
 from .hand_model import (
     GRASP_GESTURES,
     LIMITS_HI,
@@ -37,6 +37,7 @@ from .scene import (
     render_layer,
     sample_appearance,
     sample_intrinsics,
+    sample_realism,
     sample_rotation,
 )
 from .synthetic_config import SyntheticConfig
@@ -45,6 +46,18 @@ __all__ = ["SyntheticHands", "SyntheticSequence", "MultiHandSequence", "Rendered
 
 # independent random streams of one sample: np.random.default_rng([seed, index, stream])
 _HAND, _CAMERA, _LOOK, _BACKGROUND, _OBJECTS, _DEGRADE, _CROP, _SHADE, _NOISE = range(1, 10)
+# streams of the realism settings (drawn only when they are on: with them off a sample is what it was before them)
+_PHOTO, _FDA, _REAL = 31, 32, 33
+
+
+def _fda(img: np.ndarray, rng: np.random.Generator, cfg: SyntheticConfig) -> np.ndarray:
+    """Amplitude-spectrum augmentation of ``img`` with probability ``cfg.fda_prob`` (see :func:`fda_transfer`)."""
+    if cfg.fda_prob <= 0 or rng.random() >= cfg.fda_prob:
+        return img
+    beta = float(rng.uniform(*cfg.fda_beta_range))
+    blend = float(rng.uniform(*cfg.fda_blend_range))
+    out = fda_transfer(img, fda_target(rng, cfg), beta, blend)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 @dataclass
@@ -160,6 +173,7 @@ class SyntheticHands:
             )
         ra = self._rng(index, _LOOK)
         look = sample_appearance(ra, cfg)
+        sample_realism(self._rng(index, _REAL), cfg, look)
         forearm = ra.random() < cfg.forearm_prob
         sleeve = float(ra.uniform(0.02, 0.15)) if ra.random() < cfg.sleeve_prob else None
         ro = self._rng(index, _OBJECTS)
@@ -185,6 +199,7 @@ class SyntheticHands:
             occluders=occl,
             rng=ro,
             posed=posed,
+            arm_to_border=cfg.arm_to_border,
         )
 
     def _meta(self, mode: str, index: int, scene: Scene) -> Dict[str, object]:
@@ -206,8 +221,11 @@ class SyntheticHands:
         """Full ``width`` x ``height`` camera image of sample ``index`` with its internals (see :class:`Rendered`)."""
         scene = self.scene(index, width, height, inside=True)
         K = scene.K
-        img = make_background(self._rng(index, _BACKGROUND), height, width, self.config)
+        img, bg_kind = scene_background(
+            self._rng(index, _BACKGROUND), self._rng(index, _PHOTO), height, width, self.config
+        )
         buf = render_layer(scene, K, width, height, img, self._rng(index, _SHADE))
+        img = _fda(img, self._rng(index, _FDA), self.config)
         deg = sample_degradation(self._rng(index, _DEGRADE), self.config)
         r2 = None
         if deg.vignetting > 0:
@@ -224,7 +242,7 @@ class SyntheticHands:
             visible=occ & _inside(uv, width, height),
             xyz=scene.xyz.copy(),
             handedness=scene.handedness,
-            meta=self._meta("frame", index, scene),
+            meta=dict(self._meta("frame", index, scene), background=bg_kind),
             depth=depth_image(buf, width, height, _wall(self.seed, index)),
         )
         return Rendered(sample, scene, buf, K, (width, height), occ)
@@ -277,8 +295,9 @@ class SyntheticHands:
         res = int(max(8, min(out_size, round(box.side))))
         A_src = crop_matrix(box, res)
         K_src = crop_intrinsics(K, A_src)
-        img = make_background(self._rng(index, _BACKGROUND), res, res, cfg)
+        img, bg_kind = scene_background(self._rng(index, _BACKGROUND), self._rng(index, _PHOTO), res, res, cfg)
         buf = render_layer(scene, K_src, res, res, img, self._rng(index, _SHADE))
+        img = _fda(img, self._rng(index, _FDA), cfg)
         # camera pixel of every rendered pixel: black outside the camera image, vignetting by camera position
         Ai = invert_affine(A_src)
         e = res - 0.5
@@ -303,7 +322,15 @@ class SyntheticHands:
         visible = occ & _inside(uv_full, cw, ch) & _inside(uv, out_size, out_size)
         meta = self._meta("crop", index, scene)
         meta.update(
-            {"K_full": K.copy(), "box": box, "A": A, "camera_size": (cw, ch), "render_size": res, "uv_full": uv_full}
+            {
+                "K_full": K.copy(),
+                "box": box,
+                "A": A,
+                "camera_size": (cw, ch),
+                "render_size": res,
+                "uv_full": uv_full,
+                "background": bg_kind,
+            }
         )
         sample = HandSample(
             image=image, K=K_crop, uv=uv, visible=visible, xyz=scene.xyz.copy(), handedness=scene.handedness, meta=meta
@@ -365,6 +392,7 @@ class SyntheticSequence:
         self.shape = sample_shape(rng, cfg.hand_scale_range, cfg.bone_proportion_sigma, cfg.thickness_range)
         self.K = sample_intrinsics(rng, width, height, cfg)
         self.appearance = sample_appearance(rng, cfg)
+        sample_realism(np.random.default_rng([self.seed, 0, 1005]), cfg, self.appearance)
         self.forearm = rng.random() < cfg.forearm_prob
         self.sleeve = float(rng.uniform(0.02, 0.15)) if rng.random() < cfg.sleeve_prob else None
         self.keyframe_dt = float(rng.uniform(1.0, 2.0))
@@ -373,7 +401,15 @@ class SyntheticSequence:
         self.base_depth = float(math.exp(rng.uniform(math.log(max(zlo, 0.3)), math.log(max(min(zhi, 0.9), zlo)))))
         self.degradation: Degradation = sample_degradation(rng, cfg)
         self.degradation.motion_length = 0
-        self._background = make_background(np.random.default_rng([self.seed, 0, 1001]), height, width, cfg)
+        self._background, self.background_kind = scene_background(
+            np.random.default_rng([self.seed, 0, 1001]), np.random.default_rng([self.seed, 0, 1006]), height, width, cfg
+        )
+        # amplitude-spectrum augmentation: one target and band per sequence (a camera's look does not flicker)
+        rf = np.random.default_rng([self.seed, 0, 1007])
+        self._fda: Optional[Tuple[np.ndarray, float, float]] = None
+        if cfg.fda_prob > 0 and rf.random() < cfg.fda_prob:
+            beta, blend = float(rf.uniform(*cfg.fda_beta_range)), float(rf.uniform(*cfg.fda_blend_range))
+            self._fda = (fda_target(rf, cfg), beta, blend)
         u = np.arange(width, dtype=np.float32)[None, :]
         v = np.arange(height, dtype=np.float32)[:, None]
         self._r2 = _radius2(u, v, self.K, width, height)
@@ -427,8 +463,16 @@ class SyntheticSequence:
         scene = self.scene(t_index if pose_index is None else pose_index)
         img = self._background.copy()
         buf = render_layer(scene, self.K, self.width, self.height, img, np.random.default_rng([self.seed, 0, 1003]))
+        img = self._apply_fda(img)
         image = degrade(img, self.degradation, np.random.default_rng([self.seed, int(t_index), 1004]), self._r2)
         return self._sample(scene, image, t_index, depth_image(buf, self.width, self.height, self.wall))
+
+    def _apply_fda(self, img: np.ndarray) -> np.ndarray:
+        if self._fda is None:
+            return img
+        target, beta, blend = self._fda
+        out = fda_transfer(img, target, beta, blend)
+        return np.clip(out, 0.0, 1.0, out=out)
 
     def _sample(self, scene: Any, image: np.ndarray, t_index: int, depth: Optional[np.ndarray] = None) -> HandSample:
         """The :class:`HandSample` of this sequence's hand in ``scene``, shown in ``image``."""
@@ -472,6 +516,7 @@ class SyntheticSequence:
             self.appearance,
             forearm=self.forearm,
             sleeve_from=self.sleeve,
+            arm_to_border=self.config.arm_to_border,
         )
 
 
@@ -501,6 +546,7 @@ class MultiHandSequence:
             second = SyntheticSequence(config, seed + 7919, width, height, fps, u_range=(0.15, 0.48), handedness="left")
             second.K, second._r2 = first.K, first._r2
             second._background, second.degradation = first._background, first.degradation
+            second._fda = first._fda
             self.sequences = [first, second]
         first = self.sequences[0]
         self.seed, self.width, self.height, self.fps, self.K = first.seed, width, height, float(fps), first.K
@@ -523,5 +569,6 @@ class MultiHandSequence:
             rng = np.random.default_rng([first.seed, i, 1003])
             buf = render_layer(scenes[i], first.K, self.width, self.height, img, rng)
             depth = np.minimum(depth, depth_image(buf, self.width, self.height, first.wall))
+        img = first._apply_fda(img)
         image = degrade(img, first.degradation, np.random.default_rng([first.seed, int(t_index), 1004]), first._r2)
         return [s._sample(sc, image, t_index, depth) for s, sc in zip(self.sequences, scenes)]

@@ -560,6 +560,10 @@ class Part:
     joints: Tuple[int, ...] = ()
     material: str = "skin"
     nail: Optional[np.ndarray] = None
+    #: for finger segments and metacarpals: the dorsal unit direction and which ends are joints (A, B), for the
+    #: knuckle and crease texture
+    dorsal: Optional[np.ndarray] = None
+    joint_ends: Tuple[bool, bool] = (False, False)
 
 
 #: Max depth (m) of the hand surface in front of each keypoint for the keypoint to count as visible, before
@@ -609,12 +613,36 @@ def hand_parts(
                 along = posed.frames[j][:, 1]
                 end = x[j] - along * (rj - 0.0004 * s)  # tip keypoint 0.4 mm inside the pad
                 nail = -posed.frames[j][:, 2]
-            parts.append(Part("cone", x[i].copy(), end.copy(), ri, rj, joints=(i, j), nail=nail))
+            dorsal = -posed.frames[j][:, 2]
+            parts.append(
+                Part(
+                    "cone",
+                    x[i].copy(),
+                    end.copy(),
+                    ri,
+                    rj,
+                    joints=(i, j),
+                    nail=nail,
+                    dorsal=dorsal,
+                    joint_ends=(True, k < 2),
+                )
+            )
     # metacarpals of the long fingers (knuckle row and back of the hand)
     for f in LONG_FINGERS:
         m = FINGER_CHAINS[f][0]
         start = x[m] * 0.22
-        parts.append(Part("cone", start, x[m].copy(), 0.0095 * s, shape.radius(f, 0) * 1.03, joints=(0, m)))
+        parts.append(
+            Part(
+                "cone",
+                start,
+                x[m].copy(),
+                0.0095 * s,
+                shape.radius(f, 0) * 1.03,
+                joints=(0, m),
+                dorsal=-P[:, 2],
+                joint_ends=(False, True),
+            )
+        )
     # palm body: a flattened ellipsoid between wrist and knuckles
     mcps = x[[5, 9, 13, 17]]
     centre = 0.5 * mcps.mean(axis=0) + P[:, 0] * 0.002 * s

@@ -289,6 +289,24 @@ class PrimitiveSet:
             BOX, (np.asarray(centre, np.float64), np.asarray(rotation, np.float64), half), material, (), None
         )
 
+    def transformed(self, R: np.ndarray, t: np.ndarray, ids: Optional[Sequence[int]] = None) -> "PrimitiveSet":
+        """A copy with every primitive (or those of ``ids``, renumbered from 0) mapped by x -> R x + t (R a
+        rotation), materials and joints kept."""
+        R = np.asarray(R, np.float64)
+        t = np.asarray(t, np.float64)
+        out = PrimitiveSet()
+        keep = range(len(self)) if ids is None else [int(i) for i in ids]
+        for i in keep:
+            kind, raw, mat, joints = self.kinds[i], self._raw[i], self.materials[i], self.joints[i]
+            if kind == CONE:
+                new = (R @ raw[0] + t, R @ raw[1] + t, raw[2], raw[3])
+            elif kind == ELLIPSOID:
+                new = (R @ raw[0] + t, R @ raw[1])
+            else:
+                new = (R @ raw[0] + t, R @ raw[1], raw[2])
+            out._add(kind, new, mat, joints, None)
+        return out
+
     def raw(self, pid: int) -> tuple:
         """Defining parameters of primitive ``pid`` (see the ``add_*`` methods)."""
         return self._raw[pid]

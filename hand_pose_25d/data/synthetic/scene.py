@@ -35,6 +35,9 @@ __all__ = [
     "random_rotation",
     "sample_intrinsics",
     "sample_appearance",
+    "sample_realism",
+    "kelvin_to_rgb",
+    "shadow_factor",
     "build_scene",
     "place_hand",
     "keypoint_visibility",
@@ -67,6 +70,14 @@ class Appearance:
     albedo_noise: float
     albedo_cells: float
     skin_material: bool = True  # False: a glove (no palm lightening, no nails)
+    # realism (see sample_realism; the defaults are the renderer before it)
+    texture: float = 0.0  # skin texture strength
+    subsurface: float = 0.0
+    shadow: float = 0.0  # fraction of the key light a shadow removes (0: no shadows)
+    sleeve_texture: float = 0.0
+    sleeve_stripes: Optional[np.ndarray] = None  # second colour of a striped sleeve
+    sleeve_period: float = 0.02  # metres along the arm (stripes, folds)
+    texture_seed: int = 0
 
 
 @dataclass
@@ -99,6 +110,9 @@ class Scene:
     surface_depth: np.ndarray
     appearance: Appearance
     info: Dict[str, object] = field(default_factory=dict)
+    #: primitive id -> (dorsal unit direction in the camera frame, (joint at A, joint at B)) of finger segments and
+    #: metacarpals (skin texture)
+    dorsal: Dict[int, Tuple[np.ndarray, Tuple[bool, bool]]] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -229,6 +243,42 @@ def sample_appearance(rng: np.random.Generator, cfg: SyntheticConfig) -> Appeara
     )
 
 
+def kelvin_to_rgb(kelvin: float) -> np.ndarray:
+    """Linear RGB (3,) of a black body at ``kelvin`` (Tanner Helland's fit of the CIE data), luminance 1."""
+    t = kelvin / 100.0
+    r = 1.0 if t <= 66 else 1.2929 * (t - 60) ** -0.1332
+    g = 0.3901 * math.log(t) - 0.6318 if t <= 66 else 1.1298 * (t - 60) ** -0.0755
+    b = 1.0 if t >= 66 else (0.0 if t <= 19 else 0.5432 * math.log(t - 10) - 1.1962)
+    rgb = np.clip(np.array([r, g, b]), 0.0, 1.0) ** 2.2  # the fit is in sRGB
+    return (rgb / max(float(rgb @ np.array([0.2126, 0.7152, 0.0722])), 1e-6)).astype(np.float32)
+
+
+def sample_realism(rng: np.random.Generator, cfg: SyntheticConfig, ap: Appearance) -> Appearance:
+    """Fill in ``ap``'s realism settings from their own stream ``rng`` (in place; also returned): skin and sleeve
+    texture strengths, colour temperature of the key and ambient light, soft shadows. With the realism settings off
+    (:data:`~.synthetic_config.LEGACY_SETTINGS`) nothing changes and nothing is drawn."""
+    ap.texture = float(cfg.skin_texture * rng.uniform(0.6, 1.2)) if cfg.skin_texture > 0 else 0.0
+    ap.subsurface = float(cfg.subsurface * rng.uniform(0.6, 1.2)) if cfg.subsurface > 0 else 0.0
+    if cfg.sleeve_texture > 0:
+        ap.sleeve_texture = float(cfg.sleeve_texture * rng.uniform(0.5, 1.2))
+        ap.sleeve_period = float(math.exp(rng.uniform(math.log(0.008), math.log(0.05))))
+        if rng.random() < 0.15:
+            ap.sleeve_stripes = random_color(rng)
+    lo, hi = cfg.light_temperature_range
+    if hi > 0:
+        kelvin = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+        # the camera's white balance takes out part of the light's colour (a real photo under tungsten light is
+        # warm, not orange)
+        key = 0.3 * kelvin_to_rgb(kelvin) + 0.7
+        amb = 0.3 * kelvin_to_rgb(float(np.clip(kelvin * math.exp(rng.normal(0.15, 0.3)), 1500, 15000))) + 0.7
+        ap.light_color = (key * float(ap.light_color[1])).astype(np.float32)
+        ap.ambient_color = (amb * ap.ambient_color).astype(np.float32)
+    if cfg.shadow_prob > 0 and rng.random() < cfg.shadow_prob:
+        ap.shadow = float(rng.uniform(*cfg.shadow_strength_range))
+    ap.texture_seed = int(rng.integers(2**31))
+    return ap
+
+
 # ----------------------------------------------------------------------------------------------------------
 # hand + objects in the camera frame
 
@@ -243,22 +293,61 @@ def _hand_prims(
     T: np.ndarray,
 ) -> PrimitiveSet:
     """The hand's primitives mapped to the camera frame by x -> G x + T."""
+    ps, _ = _hand_prims_dorsal(shape, posed, forearm, sleeve_from, forearm_length, G, T)
+    return ps
+
+
+def _hand_prims_dorsal(
+    shape: HandShape,
+    posed: Posed,
+    forearm: bool,
+    sleeve_from: Optional[float],
+    forearm_length: Optional[float],
+    G: np.ndarray,
+    T: np.ndarray,
+) -> Tuple[PrimitiveSet, Dict[int, Tuple[np.ndarray, Tuple[bool, bool]]]]:
+    """:func:`_hand_prims` and the camera-frame dorsal directions of the finger segments and metacarpals."""
     ps = PrimitiveSet()
+    dorsal: Dict[int, Tuple[np.ndarray, Tuple[bool, bool]]] = {}
     for p in hand_parts(shape, posed, forearm=forearm, sleeve_from=sleeve_from, forearm_length=forearm_length):
         mat = SLEEVE if p.material == "sleeve" else SKIN
         if p.kind == "cone":
             nail = None if p.nail is None else G @ p.nail
-            ps.add_cone(G @ p.a + T, G @ p.b + T, p.ra, p.rb, material=mat, joints=p.joints, nail=nail)
+            pid = ps.add_cone(G @ p.a + T, G @ p.b + T, p.ra, p.rb, material=mat, joints=p.joints, nail=nail)
+            if p.dorsal is not None:
+                dorsal[pid] = (G @ p.dorsal, p.joint_ends)
         else:
             ps.add_ellipsoid(G @ p.a + T, G @ p.axes, material=mat, joints=p.joints)
-    return ps
+    return ps, dorsal
+
+
+def _outside(p: np.ndarray, r: float, K: np.ndarray, width: int, height: int) -> bool:
+    """Whether a sphere (centre ``p``, radius ``r``; camera frame) projects wholly outside the image."""
+    if p[2] <= 0.02:
+        return True
+    u = K[0, 0] * p[0] / p[2] + K[0, 2]
+    v = K[1, 1] * p[1] / p[2] + K[1, 2]
+    m = K[0, 0] * r / p[2]
+    return bool(u < -m or v < -m or u > width + m or v > height + m)
 
 
 def _add_upper_arm(
-    prims: PrimitiveSet, shape: HandShape, fore_dir: np.ndarray, T: np.ndarray, fore_len: float, material: int
+    prims: PrimitiveSet,
+    shape: HandShape,
+    fore_dir: np.ndarray,
+    T: np.ndarray,
+    fore_len: float,
+    material: int,
+    view: Optional[Tuple[np.ndarray, int, int]] = None,
 ) -> None:
     """Upper arm from the elbow (camera frame), bent 60 degrees away from the camera (the body is usually behind
-    the hand), so that the forearm does not end in a visible cap; skipped when it would come near the camera."""
+    the hand), so that the forearm does not end in a visible cap; skipped when it would come near the camera.
+
+    With ``view`` = (K, width, height) the arm is made long enough (up to 1.6 m) to leave that image: bends of 20,
+    40, 60 and 80 degrees (away from the camera, then turned about the forearm by up to 100 degrees) are tried in
+    turn, the first that leaves the image taken, so that the arm continues nearly straight out of view as in
+    close-up photos; if none leaves it, the 60 degree bend gets the full length.
+    """
     s = shape.scale * shape.thickness
     d = fore_dir / np.linalg.norm(fore_dir)
     e = np.array([0.0, 0.0, 1.0]) - d[2] * d
@@ -267,11 +356,34 @@ def _add_upper_arm(
     e /= np.linalg.norm(e)
     u = 0.5 * d + 0.866 * e
     elbow = T + d * fore_len
-    end = elbow + u * 0.3 * shape.scale
+    r_elbow = 0.021 * s + 0.008 * s + (0.006 if material == SLEEVE else 0.0)
+    length = 0.3 * shape.scale
+    if view is not None:
+        K, width, height = view
+        if not _outside(elbow, r_elbow, K, width, height):
+            f = np.cross(d, e)
+            best = None
+            for bend in (20.0, 40.0, 60.0, 80.0):
+                for turn in (0.0, 50.0, -50.0, 100.0, -100.0):
+                    b, t = math.radians(bend), math.radians(turn)
+                    cand = math.cos(b) * d + math.sin(b) * (math.cos(t) * e + math.sin(t) * f)
+                    for L in np.geomspace(0.3 * shape.scale, 1.6, 14):
+                        end = elbow + cand * L
+                        if end[2] < 0.1:
+                            break
+                        if _outside(end, r_elbow + 0.012 + 0.02 * L, K, width, height):
+                            if best is None or L < best[1]:
+                                best = (cand, float(L))
+                            break
+                if best is not None:
+                    break
+            u, length = (best[0], best[1]) if best is not None else (u, 1.6)
+    end = elbow + u * length
     if min(elbow[2], end[2]) < 0.1:
         return
-    r_elbow = 0.021 * s + 0.008 * s + (0.006 if material == SLEEVE else 0.0)
-    prims.add_cone(elbow, end, r_elbow + 0.004, r_elbow + 0.012, material=material)
+    # the upper arm thickens towards the shoulder (about 2 cm over its first 30 cm, then slowly)
+    grow = 0.012 + 0.02 * max(length - 0.3 * shape.scale, 0.0)
+    prims.add_cone(elbow, end, r_elbow + 0.004, r_elbow + grow, material=material)
 
 
 def _hand_sample_points(shape: HandShape, posed: Posed) -> Tuple[np.ndarray, np.ndarray]:
@@ -407,11 +519,13 @@ def build_scene(
     occluders: bool = False,
     rng: Optional[np.random.Generator] = None,
     posed: Optional[Posed] = None,
+    arm_to_border: bool = False,
 ) -> Scene:
     """Assemble a scene: hand pose + shape placed with rotation ``R`` and wrist position ``T`` (camera frame).
 
     A left hand uses the mirrored geometry ``G = R @ MIRROR``. Objects (``held_object``, ``occluders``) are
     random and need ``rng``. ``posed`` may pass the forward kinematics of (shape, pose) when already known.
+    ``arm_to_border``: the upper arm reaches out of the ``width`` x ``height`` image of ``K``.
     """
     if handedness not in ("left", "right"):
         raise ValueError(f"handedness must be 'left' or 'right', got {handedness!r}")
@@ -427,9 +541,11 @@ def build_scene(
         fore_len = min(fore_len, max((float(T[2]) - margin) / -d_z, 0.0))
     full_forearm = fore_len >= 0.26 * shape.scale - 1e-9
     forearm = forearm and fore_len > 0.02
-    prims = _hand_prims(shape, posed, forearm, sleeve_from, fore_len, G, T)
+    prims, dorsal = _hand_prims_dorsal(shape, posed, forearm, sleeve_from, fore_len, G, T)
     if forearm and full_forearm:
-        _add_upper_arm(prims, shape, G @ posed.forearm_dir, T, fore_len, SLEEVE if sleeve_from is not None else SKIN)
+        view = (np.asarray(K, np.float64), int(width), int(height)) if arm_to_border else None
+        mat = SLEEVE if sleeve_from is not None else SKIN
+        _add_upper_arm(prims, shape, G @ posed.forearm_dir, T, fore_len, mat, view)
     num_hand = len(prims)
     materials: List[np.ndarray] = [appearance.skin, appearance.sleeve]
     info: Dict[str, object] = {}
@@ -462,6 +578,7 @@ def build_scene(
         surface_depth=surface_depths(shape),
         appearance=appearance,
         info=info,
+        dorsal=dorsal,
     )
 
 
@@ -578,10 +695,12 @@ def keypoint_visibility(scene: Scene, tolerance: float = 0.003) -> np.ndarray:
 # shading and rendering
 
 
-def shade(buf: RenderBuffers, scene: Scene, rng: np.random.Generator) -> np.ndarray:
+def shade(buf: RenderBuffers, scene: Scene, rng: np.random.Generator, K: Optional[np.ndarray] = None) -> np.ndarray:
     """Colours (3, M) float32 (one row per RGB channel) of the hit pixels of ``buf``: albedo (skin tone, palm
     lightening, nails, low-frequency noise) times wrapped Lambert + hemispherical ambient, plus Blinn-Phong
-    specular. Computed per channel on contiguous arrays (broadcasting over a trailing axis of 3 is slow)."""
+    specular. Computed per channel on contiguous arrays (broadcasting over a trailing axis of 3 is slow).
+    ``K``: the intrinsics ``buf`` was rendered with (default the scene's; it scales the texture and shadow map)."""
+    fx = float((scene.K if K is None else K)[0, 0])
     ap = scene.appearance
     pid = buf.ids.ravel()[buf.hit]
     nx, ny, nz = (np.ascontiguousarray(buf.normals[:, i]) for i in range(3))
@@ -589,6 +708,7 @@ def shade(buf: RenderBuffers, scene: Scene, rng: np.random.Generator) -> np.ndar
     table = np.ascontiguousarray(scene.materials.T)  # (3, num materials)
     alb = [table[c][mats] for c in range(3)]
     skin = (mats == SKIN) & (pid < scene.num_hand)
+    nails: Optional[Tuple[np.ndarray, np.ndarray]] = None
     if ap.skin_material:
         # palm lightening where the surface faces the palm's side
         pn = scene.palm_normal.astype(np.float32)
@@ -613,6 +733,7 @@ def shade(buf: RenderBuffers, scene: Scene, rng: np.random.Generator) -> np.ndar
                 on = (np.einsum("ij,ij->i", buf.normals[cand], dors[r]) > 0.55) & (along > 0.45) & (along < limit[r])
                 for c in range(3):
                     alb[c][cand[on]] = ap.nail[c]
+                nails = (cand[on], (along > limit[r] - 0.2 * (limit[r] - 0.45))[on])
     if ap.albedo_noise > 0 and len(pid):
         h, w = buf.ids.shape
         cells = ap.albedo_cells / max(h, w)
@@ -620,12 +741,33 @@ def shade(buf: RenderBuffers, scene: Scene, rng: np.random.Generator) -> np.ndar
         field = cv2.resize(g, (w, h), interpolation=cv2.INTER_LINEAR).ravel()[buf.hit]
         fac = np.float32(1.0) + (field - np.float32(0.5)) * (np.float32(2 * ap.albedo_noise) * skin)
         alb = [alb[c] * fac for c in range(3)]
+    if len(pid) and (ap.texture > 0 or ap.sleeve_texture > 0):
+        alb = _texture_albedo(buf, scene, pid, mats, skin, alb, nails, fx)
     light = ap.light_dir.astype(np.float32)
     ndl = nx * light[0] + ny * light[1] + nz * light[2]
     diff = np.minimum(np.maximum((ndl + np.float32(ap.wrap)) * np.float32(1.0 / (1.0 + ap.wrap)), 0), 1)
+    if ap.shadow > 0 and len(pid):
+        # shadow-map resolution by the hand's size on screen: about 0.6 texels per pixel, 40 to 96
+        hand_px = scene.shape.scale * 0.19 * abs(fx) / max(float(scene.xyz[0, 2]), 1e-3)
+        res = int(np.clip(0.6 * hand_px, 40, 96))
+        lit = shadow_factor(scene, buf.points, ap.light_dir, res=res, normals=buf.normals)
+        diff = diff * (np.float32(1.0) - np.float32(ap.shadow) * (np.float32(1.0) - lit))
     hemi = np.float32(0.75 * ap.ambient) - np.float32(0.25 * ap.ambient) * ny  # sky light from above (-y)
     lc, ac = ap.light_color, ap.ambient_color
     col = [alb[c] * (diff * lc[c] + hemi * ac[c]) for c in range(3)]
+    if ap.subsurface > 0 and len(pid):
+        # light scattered under the skin: a reddish glow past the terminator (where wrapped light exceeds Lambert)
+        # and a broad sheen at grazing view (the skin's oily layer, a Fresnel rim)
+        sss = np.minimum(np.maximum((ndl + np.float32(0.6)) * np.float32(1 / 1.6), 0), 1) - np.maximum(ndl, 0)
+        if ap.shadow > 0:
+            sss = sss * (np.float32(0.4) + np.float32(0.6) * lit)
+        sss *= skin * np.float32(ap.subsurface)
+        tint = (0.55, 0.16, 0.08)
+        col = [col[c] + alb[c] * sss * np.float32(tint[c] * lc[c]) for c in range(3)]
+        px, py, pz = (np.ascontiguousarray(buf.points[:, i]) for i in range(3))
+        ndv = -(nx * px + ny * py + nz * pz) / np.sqrt(px * px + py * py + pz * pz)
+        rim = (np.float32(1.0) - np.minimum(np.maximum(ndv, 0), 1)) ** 4 * (skin * np.float32(0.06 * ap.subsurface))
+        col = [col[c] + rim * np.float32(0.5 * lc[c] + 0.5 * ac[c] * ap.ambient) for c in range(3)]
     if ap.specular > 0:
         px, py, pz = (np.ascontiguousarray(buf.points[:, i]) for i in range(3))
         inv = np.float32(-1.0) / np.sqrt(px * px + py * py + pz * pz)
@@ -633,8 +775,186 @@ def shade(buf: RenderBuffers, scene: Scene, rng: np.random.Generator) -> np.ndar
         hn = np.float32(1.0) / np.maximum(np.sqrt(hx * hx + hy * hy + hz * hz), np.float32(1e-9))
         spec = np.maximum((nx * hx + ny * hy + nz * hz) * hn, 0) ** np.float32(ap.shininess) * (ndl > 0)
         spec *= np.float32(ap.specular)
+        if ap.shadow > 0:
+            spec = spec * (np.float32(1.0) - np.float32(ap.shadow) * (np.float32(1.0) - lit))
         col = [col[c] + spec * lc[c] for c in range(3)]
     return np.stack([np.minimum(np.maximum(col[c], 0), 1) for c in range(3)])
+
+
+def _field(rng: np.random.Generator, h: int, w: int, cells: float, hit: np.ndarray) -> np.ndarray:
+    """Smooth value noise in [0, 1] with about ``cells`` cells along the longer side of an (h, w) region, at the
+    flat pixel indices ``hit`` (M,) float32. The field is interpolated (bicubic) at a quarter of a cell's size and
+    looked up there: far cheaper than a full-size resize, and the field is smooth at that scale."""
+    gh = max(2, int(cells * h / max(h, w)) + 2)
+    gw = max(2, int(cells * w / max(h, w)) + 2)
+    g = rng.random((gh, gw), dtype=np.float32)
+    step = max(1, int(max(h, w) / max(cells, 1e-6) / 4))
+    sh, sw = (h + step - 1) // step, (w + step - 1) // step
+    small = cv2.resize(g, (sw, sh), interpolation=cv2.INTER_CUBIC)
+    hy, hx = np.divmod(hit, w)
+    return small[hy // step, hx // step]
+
+
+def _cone_coords(buf: RenderBuffers, scene: Scene, sel: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For hit pixels ``sel`` (indices into buf.hit) on round cones: axial distance from end A (metres), the
+    cone's length, and the unit axis (n, 3)."""
+    pid = buf.ids.ravel()[buf.hit][sel].astype(np.int64)
+    ids, tab = scene.prims.tables()[CONE]
+    row = np.full(len(scene.prims), -1, np.int64)
+    row[ids] = np.arange(len(ids))
+    r = row[pid]
+    A = np.stack([tab["Ax"][r], tab["Ay"][r], tab["Az"][r]], -1)
+    w = np.stack([tab["wx"][r], tab["wy"][r], tab["wz"][r]], -1)
+    along = np.einsum("ij,ij->i", buf.points[sel] - A, w)
+    return along.astype(np.float32), tab["L"][r].astype(np.float32), w
+
+
+def _texture_albedo(
+    buf: RenderBuffers,
+    scene: Scene,
+    pid: np.ndarray,
+    mats: np.ndarray,
+    skin: np.ndarray,
+    alb: List[np.ndarray],
+    nails: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+    fx: Optional[float] = None,
+) -> List[np.ndarray]:
+    """Skin texture (blotches of redness and pigment, knuckle and crease darkening, whiter nail edges) and cloth
+    texture of sleeves (stripes, fold shading, weave noise) on the albedo of the hit pixels."""
+    ap = scene.appearance
+    rng = np.random.default_rng(ap.texture_seed)
+    h, w = buf.ids.shape
+    alb = [a.copy() for a in alb]
+    if ap.texture > 0 and ap.skin_material and skin.any():
+        t = np.float32(ap.texture)
+        f = float(scene.K[0, 0]) if fx is None else fx
+        hs = max(scene.shape.scale * 0.19 * f / max(float(scene.xyz[0, 2]), 1e-3), 8.0)  # hand size, pixels
+        red = _field(rng, h, w, 2.5 * max(h, w) / hs, buf.hit) - np.float32(0.5)
+        pig = _field(rng, h, w, 7.0 * max(h, w) / hs, buf.hit) - np.float32(0.5)
+        k = skin.astype(np.float32) * t
+        alb[0] = alb[0] * (1 + k * (0.16 * red - 0.08 * pig))
+        alb[1] = alb[1] * (1 + k * (-0.10 * red - 0.10 * pig))
+        alb[2] = alb[2] * (1 + k * (-0.08 * red - 0.12 * pig))
+        # knuckles and creases: darker skin around the finger joints, wide and wrinkled on the back, a thin line
+        # on the palmar side
+        if scene.dorsal:
+            dor_ids = np.array(sorted(scene.dorsal), np.int64)
+            has = np.zeros(len(scene.prims), bool)
+            has[dor_ids] = True
+            sel = np.flatnonzero(has[pid] & skin)
+            if len(sel):
+                along, L, _ = _cone_coords(buf, scene, sel)
+                d = np.zeros((len(scene.prims), 3), np.float32)
+                ends = np.zeros((len(scene.prims), 2), np.float32)
+                for j, (v, je) in scene.dorsal.items():
+                    d[j] = v
+                    ends[j] = je
+                p = pid[sel]
+                side = np.einsum("ij,ij->i", buf.normals[sel], d[p])  # > 0: the back of the finger
+                sc = np.float32(scene.shape.scale)
+                dA = np.abs(along) / (0.0045 * sc)
+                dB = np.abs(L - along) / (0.0045 * sc)
+                near = ends[p, 0] * np.exp(-dA * dA) + ends[p, 1] * np.exp(-dB * dB)
+                cA = np.abs(along - 0.002 * sc) / (0.0011 * sc)
+                cB = np.abs(L - along - 0.002 * sc) / (0.0011 * sc)
+                crease = ends[p, 0] * np.exp(-cA * cA) + ends[p, 1] * np.exp(-cB * cB)
+                dark = np.where(side > 0.2, 0.2 * near, np.where(side < -0.2, 0.2 * crease, 0.08 * near))
+                f = (np.float32(1.0) - np.minimum(dark * t, 0.6)).astype(np.float32)
+                # knuckle skin is also a little redder / browner
+                for c, g in enumerate((0.95, 1.0, 1.05)):
+                    alb[c][sel] = alb[c][sel] * f ** np.float32(g)
+        # nails: lighter, the free edge (the last fifth) whiter
+        if nails is not None and len(nails[0]):
+            idx, edge = nails
+            amount = np.where(edge, 0.55, 0.2).astype(np.float32) * np.float32(min(ap.texture, 1.5))
+            for c, white in enumerate((0.97, 0.93, 0.90)):
+                alb[c][idx] += (np.float32(white) - alb[c][idx]) * amount
+    if ap.sleeve_texture > 0:
+        sleeve = np.flatnonzero((mats == SLEEVE) & (pid < scene.num_hand))
+        kinds = np.asarray(scene.prims.kinds, np.int64)
+        sleeve = sleeve[kinds[pid[sleeve]] == CONE]
+        if len(sleeve):
+            along, _, _ = _cone_coords(buf, scene, sleeve)
+            st = np.float32(ap.sleeve_texture)
+            ph = along * np.float32(2 * math.pi / ap.sleeve_period)
+            if ap.sleeve_stripes is not None:
+                on = np.sin(ph) > 0
+                for c in range(3):
+                    alb[c][sleeve[on]] = ap.sleeve_stripes[c]
+            # folds: soft dark bands across the arm, their phase wandering with the image position
+            wander = _field(rng, h, w, 6.0, buf.hit[sleeve]) * np.float32(6.0)
+            folds = np.float32(0.5) + np.float32(0.5) * np.sin(ph * np.float32(0.37) + wander)
+            weave = _field(rng, h, w, max(h, w) / 6.0, buf.hit[sleeve]) - np.float32(0.5)
+            f = np.float32(1.0) - st * (np.float32(0.14) * folds**3 - np.float32(0.08) * weave)
+            for c in range(3):
+                alb[c][sleeve] = alb[c][sleeve] * f
+    return alb
+
+
+def shadow_factor(
+    scene: Scene, points: np.ndarray, light_dir: np.ndarray, res: int = 96, normals: Optional[np.ndarray] = None
+) -> np.ndarray:
+    """(M,) float32 in [0, 1]: how much of the key light (direction ``light_dir``, towards the light) reaches each
+    camera-frame point (1 lit, 0 in shadow), by a shadow map: the scene's primitives ray cast from a virtual camera
+    far along the light direction into a ``res`` x ``res`` depth map, each point compared with its 4 nearest texels
+    (bilinear percentage-closer filtering: soft edges). With ``normals`` the points are first moved 1.5 texels out along
+    them (normal-offset shadow mapping: lit surfaces do not shadow themselves)."""
+    if len(points) == 0:
+        return np.ones(0, np.float32)
+    centre = scene.xyz.mean(axis=0)
+    radius = float(np.linalg.norm(scene.xyz - centre, axis=1).max()) + 0.03 * scene.shape.scale
+    ld = np.asarray(light_dir, np.float64) / np.linalg.norm(light_dir)
+    dist = 8.0 * radius
+    eye = centre + ld * dist
+    z = -ld
+    x = np.cross([0.0, 1.0, 0.0], z)
+    if np.linalg.norm(x) < 1e-6:
+        x = np.cross([1.0, 0.0, 0.0], z)
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    R = np.stack([x, y, z])  # rows: the light camera's axes
+    # the primitives near the hand (not the far arm, distant occluders): the others would fall outside the map
+    lo, hi = scene.prims.bounds()
+    gap = np.maximum(np.maximum(lo - centre, 0), np.maximum(centre - hi, 0))
+    near = np.flatnonzero(np.linalg.norm(gap, axis=1) < radius)
+    lp = scene.prims.transformed(R, -R @ eye, near)
+    f = (res / 2.0) / math.tan(math.asin(min(radius / dist, 0.99)) * 1.05)
+    Kl = np.array([[f, 0.0, (res - 1) / 2.0], [0.0, f, (res - 1) / 2.0], [0.0, 0.0, 1.0]])
+    lbuf = render_primitives(lp, Kl, res, res)
+    depth = np.full((res, res), np.inf, np.float32)
+    x0, y0, x1, y1 = lbuf.roi
+    depth[y0:y1, x0:x1] = lbuf.depth
+    texel = dist / f  # metres per shadow-map texel at the hand
+    pts = np.asarray(points, np.float32)
+    lit_all = np.ones(len(pts), np.float32)
+    # only points near the hand and facing the light can be shadowed (the others get no key light anyway)
+    sel = np.linalg.norm(pts - centre.astype(np.float32), axis=1) < radius
+    if normals is not None:
+        sel &= np.asarray(normals, np.float32) @ ld.astype(np.float32) > -0.05
+    sel = np.flatnonzero(sel)
+    if len(sel) == 0:
+        return lit_all
+    pts = pts[sel]
+    if normals is not None:
+        pts = pts + np.float32(1.5 * texel) * np.asarray(normals, np.float32)[sel]
+    q = ((pts - eye.astype(np.float32)) @ R.T.astype(np.float32)).astype(np.float32)
+    zq = np.maximum(q[:, 2], 1e-6)
+    u = f * q[:, 0] / zq + Kl[0, 2]
+    v = f * q[:, 1] / zq + Kl[1, 2]
+    bias = texel + 0.001
+    # bilinear percentage-closer filtering: the depth test at the 4 texels around the point, weighted bilinearly
+    u0, v0 = np.floor(u), np.floor(v)
+    fu, fv = (u - u0).astype(np.float32), (v - v0).astype(np.float32)
+    lit = np.zeros(len(pts), np.float32)
+    for du, dv, wgt in ((0, 0, (1 - fu) * (1 - fv)), (1, 0, fu * (1 - fv)), (0, 1, (1 - fu) * fv), (1, 1, fu * fv)):
+        iu = np.clip(u0 + du, 0, res - 1).astype(np.int64)
+        iv = np.clip(v0 + dv, 0, res - 1).astype(np.int64)
+        lit += wgt * (q[:, 2] <= depth[iv, iu] + bias)
+    # points outside the map (the far forearm, the upper arm) are lit
+    outside = (u < 0) | (v < 0) | (u > res - 1) | (v > res - 1)
+    lit[outside] = 1.0
+    lit_all[sel] = lit
+    return lit_all
 
 
 def render_layer(
@@ -649,7 +969,7 @@ def render_layer(
     x0, y0, x1, y1 = buf.roi
     if len(buf.hit) == 0:
         return buf
-    cols = shade(buf, scene, rng)
+    cols = shade(buf, scene, rng, K)
     roi = background[y0:y1, x0:x1]  # a view: writes go to the background
     hy, hx = np.divmod(buf.hit, x1 - x0)
     for c in range(3):

@@ -7,7 +7,7 @@ from typing import Tuple
 
 from ...settings import setting
 
-__all__ = ["SyntheticConfig"]
+__all__ = ["SyntheticConfig", "LEGACY_SETTINGS", "legacy_config"]
 
 
 @dataclass
@@ -90,7 +90,13 @@ class SyntheticConfig:
         180.0, description="Max in-plane rotation of the crop, degrees (0 disables).", min=0.0, max=180.0
     )
     # ---- appearance -----------------------------------------------------------------------------------------
-    forearm_prob: float = setting(0.85, description="Probability of a forearm attached at the wrist.", min=0.0, max=1.0)
+    forearm_prob: float = setting(
+        0.97,
+        description="Probability of a forearm attached at the wrist (else the hand ends at the wrist; 0.85 before "
+        "the realism settings).",
+        min=0.0,
+        max=1.0,
+    )
     sleeve_prob: float = setting(
         0.4, description="Probability that the forearm wears a sleeve (given a forearm).", min=0.0, max=1.0
     )
@@ -103,7 +109,78 @@ class SyntheticConfig:
     glove_prob: float = setting(
         0.03, description="Probability of a uniformly coloured (gloved) hand instead of skin.", min=0.0, max=1.0
     )
+    # ---- realism (skin texture, lighting, shadows, arm; LEGACY_SETTINGS turns all of it off) ------------------
+    skin_texture: float = setting(
+        1.0,
+        description="Strength of the skin texture: blotches (redness and pigment), knuckle and crease darkening at "
+        "the finger joints, a whiter free edge of the nails (0: the plain albedo noise only).",
+        min=0.0,
+        max=3.0,
+    )
+    subsurface: float = setting(
+        0.6,
+        description="Strength of the subsurface-scattering look of skin: reddish light bleeding past the shadow "
+        "terminator and a soft sheen (0: plain wrapped Lambert).",
+        min=0.0,
+        max=2.0,
+    )
+    light_temperature_range: Tuple[float, float] = setting(
+        (2700.0, 7500.0),
+        description="Colour temperature of the key light in kelvin (log-uniform); the ambient light gets a "
+        "cooler or warmer tint to match. (0, 0): the legacy +-12 % warm/cool tint.",
+    )
+    shadow_prob: float = setting(
+        0.3,
+        description="Probability of soft self-shadowing of the hand by the key light (a low-resolution shadow map "
+        "cast with the same ray caster).",
+        min=0.0,
+        max=1.0,
+    )
+    shadow_strength_range: Tuple[float, float] = setting(
+        (0.5, 0.9), description="Fraction of the key light that a shadow removes."
+    )
+    arm_to_border: bool = setting(
+        True,
+        description="Extend the upper arm until it leaves the camera image, so that an arm never ends in view.",
+    )
+    sleeve_texture: float = setting(
+        1.0,
+        description="Strength of the cloth texture of sleeves (stripes on some, fold shading, weave noise; 0: flat).",
+        min=0.0,
+        max=3.0,
+    )
     # ---- background -----------------------------------------------------------------------------------------
+    background_photo_prob: float = setting(
+        0.6,
+        description="Probability of a photographic background (wallpapers found in /usr/share/wallpapers, "
+        "/usr/share/backgrounds, $HAND_POSE_BACKGROUNDS and background_photo_dirs) instead of a procedural one; "
+        "without photos the procedural ones are used (a warning says so once).",
+        min=0.0,
+        max=1.0,
+    )
+    background_photo_dirs: Tuple[str, ...] = setting(
+        default_factory=tuple,
+        description="More folders searched (recursively) for background photos (.jpg, .png, .webp).",
+    )
+    background_photo_system: bool = setting(
+        True,
+        description="Also search the standard wallpaper folders (/usr/share/wallpapers, /usr/share/backgrounds).",
+    )
+    fda_prob: float = setting(
+        0.2,
+        description="Probability of amplitude-spectrum (Fourier domain adaptation) augmentation: the low-frequency "
+        "amplitude of the rendered image blended with a background photo's, the phase kept.",
+        min=0.0,
+        max=1.0,
+    )
+    fda_beta_range: Tuple[float, float] = setting(
+        (0.005, 0.03),
+        description="Half-width of the low-frequency band whose amplitude is swapped, as a fraction of the "
+        "shorter image side (FDA's beta).",
+    )
+    fda_blend_range: Tuple[float, float] = setting(
+        (0.2, 0.7), description="Weight of the photo's amplitude in the blend (1: swapped as in FDA)."
+    )
     clutter_range: Tuple[int, int] = setting((0, 14), description="Number of 2D clutter shapes on the background.")
     skin_distractor_prob: float = setting(
         0.3, description="Probability of skin-coloured blobs among the background clutter.", min=0.0, max=1.0
@@ -175,5 +252,36 @@ class SyntheticConfig:
             )
         if self.clutter_range[0] < 0 or self.motion_blur_length_range[0] < 1:
             raise ValueError("clutter_range and motion_blur_length_range must be non-negative / at least 1")
+        if not (0.0 <= self.fda_beta_range[0] and self.fda_beta_range[1] <= 0.5):
+            raise ValueError(f"fda_beta_range must lie in [0, 0.5], got {self.fda_beta_range}")
+        if not (0.0 <= self.fda_blend_range[0] and self.fda_blend_range[1] <= 1.0):
+            raise ValueError(f"fda_blend_range must lie in [0, 1], got {self.fda_blend_range}")
+        if not (0.0 <= self.shadow_strength_range[0] and self.shadow_strength_range[1] <= 1.0):
+            raise ValueError(f"shadow_strength_range must lie in [0, 1], got {self.shadow_strength_range}")
+        t = self.light_temperature_range
+        if tuple(t) != (0.0, 0.0) and not (1000.0 <= t[0] and t[1] <= 20000.0):
+            raise ValueError(f"light_temperature_range: expected kelvin in 1000..20000 or (0, 0), got {t}")
         if not (1 <= self.jpeg_quality_range[0] and self.jpeg_quality_range[1] <= 100):
             raise ValueError(f"jpeg_quality_range must lie in 1..100, got {self.jpeg_quality_range}")
+
+
+#: The settings that turn every realism addition off: the renderer then draws the images it drew before them,
+#: sample for sample (the "before" of ``tools/measure_realism.py --legacy``).
+LEGACY_SETTINGS = {
+    "forearm_prob": 0.85,
+    "skin_texture": 0.0,
+    "subsurface": 0.0,
+    "light_temperature_range": (0.0, 0.0),
+    "shadow_prob": 0.0,
+    "arm_to_border": False,
+    "sleeve_texture": 0.0,
+    "background_photo_prob": 0.0,
+    "fda_prob": 0.0,
+}
+
+
+def legacy_config(**overrides: object) -> SyntheticConfig:
+    """A :class:`SyntheticConfig` with :data:`LEGACY_SETTINGS` (then ``overrides``) applied."""
+    values = dict(LEGACY_SETTINGS)
+    values.update(overrides)
+    return SyntheticConfig(**values)  # type: ignore[arg-type]
