@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -353,3 +353,240 @@ def dataset_samples(name: str, root: str, split: str, num: Optional[int]) -> Seq
     if num is not None and num > 0:
         return [ds[i] for i in range(min(num, len(ds)))]
     return ds
+
+
+# --------------------------------------------------------------------------------------------------------------
+# real photos with 2D labels (hand_pose_25d.data.photos): PCK of the hand box side, box given and whole image
+
+#: ``--mode`` of ``eval --data photos``.
+PHOTO_MODES = ("box", "whole", "both")
+#: A labelled hand and a predicted one match when their keypoint-box centres are at most this many labelled box
+#: sides apart (:func:`hand_pose_25d.metrics.match_hands`).
+PHOTO_MATCH_MAX_DISTANCE = 0.5
+
+PHOTO_CONVENTIONS: Dict[str, str] = {
+    "rows": "ground_truth.* and predictions.* hold one row per kept labelled hand, in the order of info.hands",
+    "box_side": "ground_truth.gt_box_side = max(width, height) of the tight box of the hand's 21 labelled keypoints "
+    "(pixels of the whole photo)",
+    "pck": "a keypoint is correct when |pred - gt| <= threshold * box side; pck pools every labelled keypoint, "
+    "pck_per_keypoint is per keypoint; the curve is the per-keypoint PCK averaged over keypoints at thresholds "
+    "0, 0.01, ..., 0.5, auc its normalised area",
+    "error": "error_mean / error_median: |pred - gt| / box side over the keypoints with a prediction",
+    "box": "the hand box given: the crop the model was trained on around the labelled keypoints (their box, padded "
+    "by the model's crop_padding: HandPoseEstimator.crop_from_keypoints), one pass, no refinement, no score "
+    "threshold (as the other eval sets)",
+    "whole": "the whole photo as 'hand-pose-25d predict' runs it without --box: the palm detector (up to max_hands), "
+    "then the pose network on each detection with the pipeline's refinement and score threshold, duplicates "
+    "removed by the tracker; each labelled hand is matched, nearest first and one to one, to a published hand "
+    "whose keypoint-box centre is within match_max_distance labelled box sides; an unmatched labelled hand is a "
+    "miss (its keypoints fail every threshold); detection_rate = matched / labelled hands (a hand the pipeline "
+    "finds but judges invalid -- low score, or no 3D reconstruction with the nominal K -- is not published, as in "
+    "predict); num_with_palm_detection: labelled hands whose keypoint box holds a palm detection's crop centre",
+    "no_3d": "the photos have 2D labels only: no 3D figure; K is a nominal pinhole (focal 0.9 x the longer side)",
+}
+
+
+def pipeline_for_whole_images(
+    model: str,
+    backend: str = "onnxruntime",
+    device: str = "cpu",
+    threads: int = 0,
+    tta: str = "none",
+    detector: str = "default",
+) -> HandPoseEstimator:
+    """An estimator configured as ``hand-pose-25d predict`` without ``--box``: the pipeline's defaults (refinement,
+    score threshold) and the palm detector ``detector`` ('default', 'none' or a file)."""
+    from .settings import from_dict, to_dict
+
+    base = to_dict(PipelineConfig())
+    base["detector"]["model"] = detector
+    base.update(model=model, backend=backend, device=device, num_threads=threads, test_time_augmentation=tta)
+    return HandPoseEstimator(from_dict(PipelineConfig, base))
+
+
+def whole_image_hands(
+    est: HandPoseEstimator, image: np.ndarray, K: np.ndarray, max_hands: int = 2
+) -> Tuple[List[Any], Optional[List[Any]]]:
+    """The hands ``hand-pose-25d predict`` publishes for one image without ``--box``: the palm detector's crops
+    (the whole image when there is no detector), the pipeline on them, duplicates removed by the node's tracker.
+
+    Returns:
+        (the published :class:`HandPoseResult` s, the detector's crops or None without a detector).
+    """
+    from .inference.tracking import HandTracker, TrackingConfig
+
+    h, w = image.shape[:2]
+    cfg = TrackingConfig(crop_mode="track", max_hands=int(max_hands), full_frame_fallback=est.detector is None)
+    tracker = HandTracker()
+    detections = est.detect_crops(image, cfg.max_hands) if est.detector is not None else None
+    planned = tracker.plan(cfg, w, h, 0, None, est.model_config.crop_padding, None, detections=detections)
+    results = est.estimate(image, K, [p.request for p in planned]) if planned else []
+    return [t.result for t in tracker.update(cfg, planned, results, 0)], detections
+
+
+def evaluate_photos(
+    dataset: Any,
+    *,
+    box_estimator: Optional[HandPoseEstimator] = None,
+    whole_estimator: Optional[HandPoseEstimator] = None,
+    max_hands: int = 2,
+    threshold: float = 0.2,
+    progress: bool = True,
+    info: Optional[Dict[str, Any]] = None,
+) -> EvalResult:
+    """PCK@``threshold`` of the hand box side on labelled real photos, box given and/or on the whole image.
+
+    Args:
+        dataset: a :class:`hand_pose_25d.data.photos.PhotosDataset` (its ``photos``: kept hands by photo).
+        box_estimator: the pipeline for the box-given figures (:func:`pipeline_for_eval`); None skips them.
+        whole_estimator: the pipeline for the whole-image figures (:func:`pipeline_for_whole_images`); None skips.
+        max_hands: whole image: most hands per photo (as ``predict --max-hands``).
+
+    Returns:
+        ``metrics["box"]`` / ``metrics["whole"]``: :func:`hand_pose_25d.metrics.evaluate_pck_normalized`, plus
+        (whole) ``detection_rate`` and the matched-only figures; see :data:`PHOTO_CONVENTIONS`.
+    """
+    from .skeleton import KEYPOINT_NAMES
+
+    if box_estimator is None and whole_estimator is None:
+        raise ValueError("evaluate_photos needs a box and/or a whole-image estimator")
+    photos = [p for p in dataset.photos if p.hands]
+    if not photos:
+        raise ValueError(f"{dataset.root} has no kept labelled hand to evaluate")
+    nk = len(KEYPOINT_NAMES)
+    gt, hands_info = [], []
+    box_rows: Dict[str, List[Any]] = {"uv": [], "valid": [], "score": [], "crop": []}
+    whole_rows: Dict[str, List[Any]] = {"uv": [], "matched": [], "score": [], "palm_detected": []}
+    photo_rows: List[Dict[str, Any]] = []
+    it: Iterable[Any] = photos
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(photos, desc="eval photos", unit="photo")
+    t_start = time.perf_counter()
+    for photo in it:
+        image = photo.read()
+        K = photo.intrinsics()
+        g = np.stack([h.uv for h in photo.hands])
+        gt.append(g)
+        hands_info += [{"image": str(photo.path), "hand": h.index} for h in photo.hands]
+        row: Dict[str, Any] = {"image": str(photo.path), "labelled_hands": len(photo.hands)}
+        if box_estimator is not None:
+            crops = [box_estimator.crop_from_keypoints(h.uv) for h in photo.hands]
+            for r in box_estimator.estimate(image, K, crops):
+                box_rows["uv"].append(r.uv)
+                box_rows["valid"].append(bool(r.valid))
+                box_rows["score"].append(float(r.score))
+                box_rows["crop"].append([r.crop.cx, r.crop.cy, r.crop.side, r.crop.angle])
+        if whole_estimator is not None:
+            found, dets = whole_image_hands(whole_estimator, image, K, max_hands)
+            pred = np.stack([r.uv for r in found]) if found else np.zeros((0, nk, 2))
+            match = M.match_hands(g, pred, PHOTO_MATCH_MAX_DISTANCE)
+            for j in match:
+                whole_rows["uv"].append(pred[j] if j >= 0 else np.full((nk, 2), np.nan))
+                whole_rows["matched"].append(bool(j >= 0))
+                whole_rows["score"].append(float(found[j].score) if j >= 0 else float("nan"))
+            for h in photo.hands:  # a palm detection whose crop centre lies in the labelled keypoints' box
+                lo, hi = h.uv.min(0), h.uv.max(0)
+                whole_rows["palm_detected"].append(
+                    any(lo[0] <= d.cx <= hi[0] and lo[1] <= d.cy <= hi[1] for d in dets or [])
+                )
+            row.update(palm_detections=len(dets or []), predicted_hands=len(found), matched=int((match >= 0).sum()))
+        photo_rows.append(row)
+    elapsed = time.perf_counter() - t_start
+    gt_uv = np.concatenate(gt)
+    side = M.keypoint_box_side(gt_uv)
+    arrays: Dict[str, np.ndarray] = {"gt_uv": gt_uv, "gt_box_side": side}
+    metrics: Dict[str, Any] = {
+        "num_photos": len(photos),
+        "num_hands": int(len(gt_uv)),
+        "num_dropped_by_review": int(dataset.num_dropped),
+        "seconds": round(elapsed, 2),
+    }
+    if box_estimator is not None:
+        arrays.update({f"pred_box_{k}": np.asarray(v) for k, v in box_rows.items()})
+        m = M.evaluate_pck_normalized(arrays["pred_box_uv"], gt_uv, at=threshold, names=KEYPOINT_NAMES)
+        m["num_invalid"] = int((~arrays["pred_box_valid"]).sum())
+        metrics["box"] = m
+    if whole_estimator is not None:
+        arrays.update({f"pred_whole_{k}": np.asarray(v) for k, v in whole_rows.items()})
+        matched = arrays["pred_whole_matched"]
+        m = M.evaluate_pck_normalized(arrays["pred_whole_uv"], gt_uv, at=threshold, names=KEYPOINT_NAMES)
+        m["detection_rate"] = float(matched.mean())
+        m["num_detected"] = int(matched.sum())
+        m["num_with_palm_detection"] = int(arrays["pred_whole_palm_detected"].sum())
+        m["num_predicted_hands"] = int(sum(r["predicted_hands"] for r in photo_rows))
+        m["num_unmatched_predictions"] = m["num_predicted_hands"] - m["num_detected"]
+        m["match_max_distance"] = PHOTO_MATCH_MAX_DISTANCE
+        m["max_hands"] = int(max_hands)
+        m["detector"] = whole_estimator.detector_status if whole_estimator.detector is not None else "none"
+        if matched.any():
+            sub = M.evaluate_pck_normalized(arrays["pred_whole_uv"][matched], gt_uv[matched], at=threshold)
+            m["matched_only"] = {k: sub[k] for k in ("pck", "error_mean", "error_median", "num_hands")}
+        else:
+            m["matched_only"] = {"pck": None, "error_mean": None, "error_median": None, "num_hands": 0}
+        metrics["whole"] = m
+    est = box_estimator or whole_estimator
+    base_info: Dict[str, Any] = {
+        "data": "photos",
+        "labeller": dataset.labeller,
+        "backend": est.backend.describe(),
+        "model_preset": est.model_config.preset,
+        "model_head": est.model_config.head,
+        "threshold": float(threshold),
+        "modes": [k for k in ("box", "whole") if k in metrics],
+        "protocol": "2D only, PCK of the labelled hand's box side; see info.conventions",
+        "conventions": PHOTO_CONVENTIONS,
+        "hands": hands_info,
+        "photos": photo_rows,
+    }
+    base_info.update(info or {})
+    return EvalResult(metrics=metrics, arrays=arrays, info=base_info)
+
+
+def headline_photos(result: EvalResult) -> Dict[str, Any]:
+    """The few figures printed at the end of ``hand-pose-25d eval --data photos``."""
+    m = result.metrics
+    out: Dict[str, Any] = {"num_photos": m["num_photos"], "num_hands": m["num_hands"]}
+    t = result.info.get("threshold", 0.2)
+    if "box" in m:
+        out[f"box_pck@{t:g}"] = m["box"]["pck"]
+        out["box_error_mean"] = m["box"]["error_mean"]
+        out["box_auc_0_0.5"] = m["box"]["auc"]
+    if "whole" in m:
+        out["whole_detection_rate"] = m["whole"]["detection_rate"]
+        out[f"whole_pck@{t:g}"] = m["whole"]["pck"]
+        out[f"whole_pck@{t:g}_matched_only"] = m["whole"]["matched_only"]["pck"]
+        out["whole_error_mean_matched"] = m["whole"]["error_mean"]
+    return out
+
+
+def plot_pck_photos(result: EvalResult, path: Path, title: str = "") -> None:
+    """PCK curves over 0-0.5 hand box sides (box given and/or whole image) to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = result.metrics
+    t = result.info.get("threshold", 0.2)
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for key, label in (("box", "hand box given"), ("whole", "whole image (detector)")):
+        if key in m:
+            d = m[key]
+            extra = f", detected {d['num_detected']}/{m['num_hands']}" if key == "whole" else ""
+            ax.plot(d["thresholds"], d["curve"], "-", label=f"{label}: PCK@{t:g} = {d['pck']:.3f}{extra}")
+    ax.axvline(t, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("threshold (fraction of the labelled hand's box side)")
+    ax.set_ylabel("PCK")
+    ax.set_xlim(0, 0.5)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(
+        title
+        or f"{result.info.get('model_preset', '')} on real photos ({m['num_hands']} hands, {m['num_photos']} photos)"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

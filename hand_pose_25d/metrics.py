@@ -71,6 +71,11 @@ __all__ = [
     "evaluate_2d",
     "evaluate_3d",
     "evaluate_freihand",
+    "PCK_NORMALIZED_RANGE",
+    "keypoint_box_side",
+    "normalized_distances",
+    "evaluate_pck_normalized",
+    "match_hands",
 ]
 
 #: (lo, hi, steps) of the 2D PCK curve, pixels (Z&B ``eval2d.py``).
@@ -81,6 +86,8 @@ PCK_3D_RANGE_MM: Tuple[float, float, int] = (0.0, 50.0, 20)
 AUC_3D_20_50_MM: Tuple[float, float] = (20.0, 50.0)
 #: (lo, hi, steps) of FreiHAND's PCK curve, millimetres (``eval.py``: 0-0.05 m, 100 steps).
 FREIHAND_RANGE_MM: Tuple[float, float, int] = (0.0, 50.0, 100)
+#: (lo, hi, steps) of the PCK curve of distances normalised by the hand's box side (real photos: 0-0.5, step 0.01).
+PCK_NORMALIZED_RANGE: Tuple[float, float, int] = (0.0, 0.5, 51)
 #: Z&B's reference bone (their keypoints 12 -> 11: middle MCP -> middle PIP) in this package's keypoint order.
 ZB_REF_BONE: Tuple[int, int] = (9, 10)
 
@@ -649,4 +656,147 @@ def evaluate_freihand(pred_xyz: Any, gt_xyz: Any, *, nonfinite_pred: str = "miss
         acc = EvalAccumulator(pred.shape[-2], unit="mm", scale=1000.0, nonfinite_pred=nonfinite_pred)
         acc.feed(p, gt)
         out[name] = report_3d(acc, freihand=True)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# 2D figures normalised by the hand's size (real photos with 2D labels only)
+
+
+def keypoint_box_side(uv: Any, mask: Any = None) -> np.ndarray:
+    """Side of each hand's tight 2D keypoint box: ``max(width, height)`` of the box of its evaluated keypoints.
+
+    Args:
+        uv: (..., K, 2) keypoints; mask: (..., K) keypoints that count (default all finite ones).
+
+    Returns:
+        (...,) sides in the unit of ``uv``; NaN for a hand with no finite evaluated keypoint.
+    """
+    uv = _as_points(uv, "uv")
+    if uv.shape[-1] != 2:
+        raise ValueError(f"uv must be (..., K, 2), got {uv.shape}")
+    m = _broadcast_mask(mask, uv.shape[:-1]) & np.isfinite(uv).all(axis=-1)
+    lo = np.where(m[..., None], uv, np.inf).min(axis=-2)
+    hi = np.where(m[..., None], uv, -np.inf).max(axis=-2)
+    with np.errstate(invalid="ignore"):
+        side = (hi - lo).max(axis=-1)
+    return np.where(m.any(axis=-1), side, np.nan)
+
+
+def normalized_distances(pred: Any, gt: Any, mask: Any = None, side: Any = None) -> np.ndarray:
+    """Keypoint distances divided by the hand's box side (:func:`keypoint_box_side` of ``gt`` unless ``side``).
+
+    Returns:
+        (N, K) distances in hand box sides: NaN where the keypoint is not evaluated (masked out, non-finite ground
+        truth), ``+inf`` where it is but the prediction is not finite (a miss: a hand not found, a failed output).
+
+    Raises:
+        ValueError: shapes that do not match, or a non-positive side.
+    """
+    pred = _as_points(pred, "pred")
+    gt = _as_points(gt, "gt")
+    if pred.shape != gt.shape or gt.ndim != 3 or gt.shape[-1] != 2:
+        raise ValueError(f"pred {pred.shape} and gt {gt.shape} must both be (N, K, 2)")
+    m = _broadcast_mask(mask, gt.shape[:-1]) & np.isfinite(gt).all(axis=-1)
+    s = keypoint_box_side(gt, m) if side is None else np.asarray(side, dtype=np.float64).reshape(-1)
+    if s.shape != (gt.shape[0],):
+        raise ValueError(f"side must have one value per hand ({gt.shape[0]}), got shape {s.shape}")
+    if np.any(s[m.any(axis=1)] <= 0) or not np.isfinite(s[m.any(axis=1)]).all():
+        raise ValueError("every evaluated hand needs a positive, finite box side")
+    d = epe(pred, gt, m) / np.where(np.isfinite(s) & (s > 0), s, 1.0)[:, None]
+    miss = m & ~np.isfinite(pred).all(axis=-1)
+    return np.where(miss, np.inf, d)
+
+
+def evaluate_pck_normalized(
+    pred: Any, gt: Any, mask: Any = None, *, side: Any = None, at: float = 0.2, names: Any = None
+) -> Dict[str, Any]:
+    """PCK of keypoints within ``at`` hand box sides, mean/median normalised error, per keypoint and overall.
+
+    A keypoint is correct when ``|pred - gt| <= at * side`` with ``side`` the max(width, height) of the tight box
+    of the hand's ground-truth keypoints (:func:`keypoint_box_side`). Non-finite predictions (misses) fail every
+    threshold and are left out of the error averages (reported as ``num_missed_keypoints``).
+
+    Args:
+        pred, gt: (N, K, 2) pixels; mask: (N, K) evaluated keypoints (default all finite ground truth).
+        side: (N,) box sides to use instead of the ground truth's.
+        at: the headline threshold in box sides (0.2: PCK@0.2).
+        names: optional K keypoint names for the per-keypoint figures.
+
+    Returns:
+        JSON-ready dict: ``pck`` (pooled over every evaluated keypoint), ``pck_mean_over_keypoints``,
+        ``pck_per_keypoint``, ``error_mean`` / ``error_median`` (pooled, finite predictions) and
+        ``error_mean_per_keypoint``, the curve ``thresholds`` / ``curve`` (per-keypoint PCK averaged over keypoints,
+        0-0.5 in steps of 0.01) and its ``auc``, and the counts.
+    """
+    d = normalized_distances(pred, gt, mask, side)
+    ev = ~np.isnan(d)
+    fin = ev & np.isfinite(d)
+    n_ev = int(ev.sum())
+    t = pck_thresholds(*PCK_NORMALIZED_RANGE)
+    curve = pck_curve(d, t)
+    per_kp = pck_curve(d, np.array([float(at)]), average=False)[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        err_kp = np.where(fin.any(axis=0), np.where(fin, d, 0.0).sum(axis=0) / np.maximum(fin.sum(axis=0), 1), np.nan)
+    out: Dict[str, Any] = {
+        "unit": "hand box side (max of the width and height of the ground-truth keypoints' tight box)",
+        "threshold": float(at),
+        "pck": _json_float(np.sum(d[ev] <= at) / n_ev) if n_ev else None,
+        "pck_mean_over_keypoints": _json_float(np.nanmean(per_kp)) if np.isfinite(per_kp).any() else None,
+        "pck_per_keypoint": _json_list(per_kp),
+        "error_mean": _json_float(d[fin].mean()) if fin.any() else None,
+        "error_median": _json_float(np.median(d[fin])) if fin.any() else None,
+        "error_mean_per_keypoint": _json_list(err_kp),
+        "thresholds": _json_list(t),
+        "curve": _json_list(curve),
+        "auc": _json_float(auc(t, curve)) if np.isfinite(curve).all() else None,
+        "range": [float(v) for v in PCK_NORMALIZED_RANGE],
+        "num_hands": int(ev.any(axis=1).sum()),
+        "num_keypoints_evaluated": n_ev,
+        "num_missed_keypoints": int((ev & ~fin).sum()),
+    }
+    if names is not None:
+        out["keypoint_names"] = [str(n) for n in names]
+    return out
+
+
+def match_hands(gt_uv: Any, pred_uv: Any, max_distance: float = 0.5) -> np.ndarray:
+    """Match labelled hands to predicted hands of one image, nearest first, one to one.
+
+    The distance of a pair is that of the centres of their tight keypoint boxes in labelled-hand box sides; pairs
+    are taken in increasing distance, each hand at most once, while the distance is at most ``max_distance``.
+
+    Args:
+        gt_uv: (G, K, 2) labelled hands; pred_uv: (P, K, 2) predicted hands (non-finite keypoints are ignored).
+
+    Returns:
+        (G,) int: the index of the matched predicted hand, -1 for a labelled hand left unmatched (a miss).
+    """
+    gt = np.asarray(gt_uv, dtype=np.float64)
+    pred = np.asarray(pred_uv, dtype=np.float64)
+    if gt.ndim != 3 or gt.shape[-1] != 2:
+        raise ValueError(f"gt_uv must be (G, K, 2), got {gt.shape}")
+    out = np.full(len(gt), -1, dtype=int)
+    if pred.size == 0 or len(gt) == 0:
+        return out
+    if pred.ndim != 3 or pred.shape[1:] != gt.shape[1:]:
+        raise ValueError(f"pred_uv must be (P, {gt.shape[1]}, 2), got {pred.shape}")
+
+    def centre(a: np.ndarray) -> np.ndarray:
+        ok = np.isfinite(a).all(axis=-1, keepdims=True)
+        lo = np.where(ok, a, np.inf).min(axis=-2)
+        hi = np.where(ok, a, -np.inf).max(axis=-2)
+        with np.errstate(invalid="ignore"):
+            return (lo + hi) / 2.0
+
+    side = keypoint_box_side(gt)
+    cost = np.linalg.norm(centre(gt)[:, None] - centre(pred)[None], axis=-1) / side[:, None]
+    cost = np.where(np.isfinite(cost), cost, np.inf)
+    used = np.zeros(len(pred), dtype=bool)
+    for flat in np.argsort(cost, axis=None, kind="stable"):
+        g, p = divmod(int(flat), len(pred))
+        if not cost[g, p] <= max_distance:
+            break
+        if out[g] < 0 and not used[p]:
+            out[g], used[p] = p, True
     return out

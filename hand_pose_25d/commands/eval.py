@@ -1,4 +1,9 @@
-"""``hand-pose-25d eval --model PATH|default --data synthetic|rhd|stb|freihand ... --json OUT [--plot PNG] [--tta MODE]``."""
+"""``hand-pose-25d eval --model PATH|default --data synthetic|rhd|stb|freihand ... --json OUT [--plot PNG] [--tta MODE]``.
+
+``--data photos --root LABELS.json [--mode box|whole|both]``: real photographs with 2D labels
+(``tools/real_photos.py label``), evaluation only: PCK@0.2 of the labelled hand's box side with the box given and on
+the whole image (:func:`hand_pose_25d.evaluation.evaluate_photos`).
+"""
 
 from __future__ import annotations
 
@@ -29,9 +34,25 @@ def add_parser(sub) -> None:
         "mirrors (8 passes); default none",
     )
     p.add_argument(
-        "--data", default="synthetic", choices=("synthetic", "rhd", "stb", "freihand"), help="evaluation set"
+        "--data",
+        default="synthetic",
+        choices=("synthetic", "rhd", "stb", "freihand", "photos"),
+        help="evaluation set (photos: real photographs with 2D labels, evaluation only)",
     )
-    p.add_argument("--root", default="", help="dataset folder (rhd, stb, freihand)")
+    p.add_argument("--root", default="", help="dataset folder (rhd, stb, freihand); photos: the labels JSON file")
+    p.add_argument(
+        "--mode",
+        default="both",
+        choices=("box", "whole", "both"),
+        help="photos: the hand box given (the labelled keypoints' box, padded as in training), the whole image "
+        "(palm detector then pose, as predict without --box), or both (default)",
+    )
+    p.add_argument(
+        "--detector",
+        default="default",
+        help="photos, whole image: palm detector 'default', a palm_detector.onnx, or 'none' (whole-image search)",
+    )
+    p.add_argument("--max-hands", type=int, default=2, help="photos, whole image: most hands per photo (default 2)")
     p.add_argument("--split", default="", help="dataset split (default: the reader's evaluation split)")
     p.add_argument("--seed", type=int, default=12345, help="synthetic: renderer seed (use one never used in training)")
     p.add_argument(
@@ -77,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     model = str(args.model)
     backend = args.backend or backend_for_model(model)
     device = args.device or default_device(backend)
+    if args.data == "photos":
+        return run_photos(args, model, backend, device)
     est = pipeline_for_eval(args.model, backend, device, args.threads, tta=args.tta)
     if args.data == "synthetic":
         num = 500 if args.num is None else args.num
@@ -109,5 +132,38 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_pck(result, args.plot)
     print(json.dumps(headline(result), indent=2))
+    print(f"wrote {args.json}" + (f" and {args.plot}" if args.plot else ""))
+    return 0
+
+
+def run_photos(args: argparse.Namespace, model: str, backend: str, device: str) -> int:
+    from ..data.registry import open_dataset
+    from ..evaluation import (
+        evaluate_photos,
+        headline_photos,
+        pipeline_for_eval,
+        pipeline_for_whole_images,
+        plot_pck_photos,
+        write_result_json,
+    )
+
+    if not args.root:
+        raise ValueError("--root is required for --data photos: the labels JSON of tools/real_photos.py label")
+    if args.max_hands < 1:
+        raise ValueError(f"--max-hands must be at least 1, got {args.max_hands}")
+    ds = open_dataset("photos", args.root, args.split or "test")  # fails here when the photos are not installed
+    box = whole = None
+    if args.mode in ("box", "both"):
+        box = pipeline_for_eval(model, backend, device, args.threads, tta=args.tta)
+    if args.mode in ("whole", "both"):
+        whole = pipeline_for_whole_images(model, backend, device, args.threads, args.tta, args.detector)
+    info = {"data_root": args.root, "model": args.model, "test_time_augmentation": args.tta, "mode": args.mode}
+    result = evaluate_photos(
+        ds, box_estimator=box, whole_estimator=whole, max_hands=args.max_hands, progress=not args.no_progress, info=info
+    )
+    write_result_json(result, args.json)
+    if args.plot:
+        plot_pck_photos(result, args.plot)
+    print(json.dumps(headline_photos(result), indent=2))
     print(f"wrote {args.json}" + (f" and {args.plot}" if args.plot else ""))
     return 0

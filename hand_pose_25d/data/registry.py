@@ -7,6 +7,10 @@ layouts, the keypoint-order conversions and the options of each reader.
 
 Split names: every reader accepts ``"train"`` (alias ``"training"``) and ``"test"`` (aliases ``"evaluation"``,
 ``"eval"``); STB also ``"all"``. A reader's own ``split`` attribute holds the canonical name.
+
+Evaluation-only sets (:data:`EVAL_ONLY_DATASETS`): ``open_dataset("photos", labels_json, "test")`` opens real
+photographs with 2D labels (:mod:`hand_pose_25d.data.photos`); it has no training split, so asking for one (the
+default ``"train"`` included) raises ``ValueError``: the photos are never a training source.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .sample import HandSample
 
 __all__ = [
     "DATASET_NAMES",
+    "EVAL_ONLY_DATASETS",
     "DatasetReader",
     "canonical_split",
     "read_rgb",
@@ -33,6 +38,8 @@ __all__ = [
 
 #: Names accepted by :func:`open_dataset` (case-insensitive).
 DATASET_NAMES: Tuple[str, ...] = ("rhd", "stb", "freihand")
+#: Sets :func:`open_dataset` opens for evaluation only: they refuse every training split.
+EVAL_ONLY_DATASETS: Tuple[str, ...] = ("photos",)
 
 _SPLIT_ALIASES: Dict[str, str] = {
     "train": "train",
@@ -128,7 +135,8 @@ def open_dataset(name: str, root: PathLike, split: str = "train", **options: Any
     """Open a public dataset by name.
 
     Args:
-        name: ``"rhd"``, ``"stb"`` or ``"freihand"`` (case-insensitive).
+        name: ``"rhd"``, ``"stb"`` or ``"freihand"`` (case-insensitive), or ``"photos"`` (evaluation only: its
+            ``root`` is the labels JSON file and its one split ``"test"``).
         root: the dataset folder (RHD: ``RHD_published_v2``; STB: the folder holding ``images/`` and ``labels/``;
             FreiHAND: the folder holding ``training/`` and ``training_xyz.json``).
         split: ``"train"``/``"training"``, ``"test"``/``"evaluation"``/``"eval"`` (STB also ``"all"``).
@@ -152,4 +160,9 @@ def open_dataset(name: str, root: PathLike, split: str = "train", **options: Any
         from .freihand import FreiHANDDataset
 
         return FreiHANDDataset(root, split, **options)
-    raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASET_NAMES)}")
+    if key == "photos":
+        from .photos import PhotosDataset
+
+        return PhotosDataset(root, split, **options)
+    known = ", ".join(DATASET_NAMES + EVAL_ONLY_DATASETS)
+    raise ValueError(f"unknown dataset {name!r}; known datasets: {known}")
