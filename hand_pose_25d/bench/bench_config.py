@@ -7,11 +7,12 @@ from typing import Tuple
 
 from ..inference.contract import BACKENDS
 from ..inference.pipeline_config import TTA_MODES
+from ..model.presets import PRESETS
 
 __all__ = ["BenchSettings", "PRESET_MODELS", "PIPELINE_CROPS"]
 
 #: ``--model`` values that mean an untrained network of that preset (timings only).
-PRESET_MODELS: Tuple[str, ...] = ("paper", "fast", "compact")
+PRESET_MODELS: Tuple[str, ...] = tuple(PRESETS)
 #: Crops of the pipeline measurement.
 PIPELINE_CROPS: Tuple[str, ...] = ("track", "roi", "full")
 
@@ -22,7 +23,8 @@ class BenchSettings:
 
     Attributes:
         backend: 'onnxruntime', 'torch' or 'tensorrt'.
-        model: 'default' (the shipped model), a preset name ('paper', 'fast', 'compact': untrained, timings only)
+        model: 'default' (the shipped model), a preset name ('paper', 'fast', 'compact', 'landmark': untrained, timings only;
+            'landmark' needs the encoder file of ``hand-pose-25d setup-models``)
             or a model file path.
         batch: crops per network call; hands per frame in the pipeline.
         threads: CPU threads of the runtime (0: its default).

@@ -44,7 +44,7 @@ from ..bench.stats import latency_stats
 from ..fileio import write_json
 from ..inference.contract import BACKENDS
 from ..skeleton import BONES, keypoint_colors
-from .processes import Proc
+from .processes import Proc, child_env, config_file
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # hand_pose_25d/
 START_TIMEOUT_S = 90.0
@@ -454,10 +454,7 @@ def write_gif(frames: Sequence[np.ndarray], path: Path, fps: float) -> Optional[
 
 def _config_file(name: str) -> Optional[Path]:
     """``config/<name>`` of the source tree, or of the installed ament package share; None if neither exists."""
-    for cand in (PACKAGE_DIR.parent / "config" / name, Path(sys.prefix) / "share" / "hand_pose_25d" / "config" / name):
-        if cand.is_file():
-            return cand
-    return None
+    return config_file(name)
 
 
 def _check_ros() -> Optional[str]:
@@ -700,16 +697,6 @@ def run(args: argparse.Namespace) -> int:
     for old in (out / "frames").glob("*.png"):
         old.unlink()
     domain = args.domain_id if args.domain_id is not None else random.randint(1, 100)
-    env = dict(
-        os.environ,
-        ROS_DOMAIN_ID=str(domain),
-        ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-        PYTHONUNBUFFERED="1",
-        RCUTILS_COLORIZED_OUTPUT="0",
-        ROS_LOG_DIR=str((out / "logs").resolve()),
-    )
-    for var in ("ROS_LOCALHOST_ONLY", "ROS_STATIC_PEERS", "_ROS_WHEELS_BOOTSTRAP_COMPLETE"):
-        env.pop(var, None)
     shm = _config_file("fastdds_shm.xml")
     if shm is None:
         print(
@@ -717,8 +704,7 @@ def run(args: argparse.Namespace) -> int:
             "640x480 images go over UDP, which drops many of them",
             file=sys.stderr,
         )
-    if shm is not None and "FASTDDS_DEFAULT_PROFILES_FILE" not in os.environ:
-        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(shm)
+    env = child_env(domain, out / "logs", shm, keep_user_profile=True)
     # this process joins the same domain with the same transport (read when its first participant is created)
     for k in ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "FASTDDS_DEFAULT_PROFILES_FILE"):
         if k in env:

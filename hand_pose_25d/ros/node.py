@@ -32,7 +32,7 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Deque, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import rclpy
@@ -115,6 +115,7 @@ class HandPoseNode(Node):
         self._infos = CameraInfoBuffer()
         self._infos_lock = threading.Lock()
         self._roi: Optional[tuple] = None  # (x_offset, y_offset, width, height, arrival monotonic)
+        self._scale_sources: Dict[int, str] = {}  # track id -> scale_source of its last valid hand
         self._started = time.monotonic()
         self._last_report = self._started
 
@@ -239,7 +240,8 @@ class HandPoseNode(Node):
         try:
             return depth_from_buffer(msg.encoding, msg.height, msg.width, msg.step, bool(msg.is_bigendian), msg.data)
         except ValueError as exc:
-            self._warn(f"depth_format:{msg.encoding}", f"depth image on {topic} refused: {exc}; bone prior used")
+            # throttled per problem (two different faults of one encoding both get their warning)
+            self._warn(f"depth_format:{exc}", f"depth image on {topic} refused: {exc}; bone prior used")
             return None
 
     def _on_roi(self, msg: RegionOfInterest) -> None:
@@ -443,7 +445,13 @@ class HandPoseNode(Node):
             return
         infer_ms = (time.perf_counter() - t0) * 1000.0
         tracked = self.tracker.update(cfg.tracking, planned, results, stamp_ns)
-        self.smoother.retain(th.track.track_id for th in tracked)  # a lost hand's filter is reset
+        # a lost hand's filter is reset, and so is that of a hand whose distance changed source (the depth image <->
+        # the bone prior): smoothing across the switch would publish a blend of the two under one scale_source
+        ids = [th.track.track_id for th in tracked]
+        last = self._scale_sources
+        now = {th.track.track_id: th.result.scale_source for th in tracked if th.result.valid}
+        self.smoother.retain(t for t in ids if t not in now or last.get(t, now[t]) == now[t])
+        self._scale_sources = {t: now.get(t, last.get(t)) for t in ids if t in now or t in last}
         if cfg.smoothing.enabled:
             t_s = stamp_ns / 1e9
             for th in tracked:

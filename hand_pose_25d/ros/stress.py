@@ -12,14 +12,26 @@ calls the parameter services and subscribes to ``hand_poses``, ``/tf`` and ``mar
    unknown distortion model, another size, none at all, only every 10th frame, stamped 0.2 s off;
 3. ``roi`` and ``params``: ROIs outside the image or of zero / overflowing size; run-time parameters of the
    wrong type, out of range, of unknown choices, read-only (refused with a reason, old value kept);
-4. ``startup``: missing / corrupt model, unknown backend, invalid params file: ``[FATAL] ... cannot start``,
-   exit status 1, no traceback;
+4. ``startup``: missing / corrupt model or palm detector, unknown backend, invalid params file: ``[FATAL] ...
+   cannot start``, exit status 1, no traceback;
 5. ``overload``: 640x480 rgb8 at 30, 100 and 300 Hz: node CPU and RSS, frames sent / answered and the node's
    own received / processed / dropped counters, latency p50/p99 (stamp to ``HandPoseArray`` arrival); the p99
    at 100 and 300 Hz must stay within 2x the 30 Hz figure (only the newest frame is processed, no backlog);
 6. ``faults``: a ``synthetic_camera`` killed with SIGKILL and restarted (the node answers again), SIGINT and
    SIGTERM of the node (exit 0, no traceback), a reliable publisher against the best-effort subscription;
-7. ``soak``: 30 Hz for ``--duration`` s, RSS sampled, growth after warm-up < 5 %.
+7. ``soak``: 30 Hz for ``--duration`` s, RSS sampled, growth after warm-up < 5 %;
+8. ``depth`` (node D: ``depth.enabled``): depth images of unsupported encodings (rgb8, mono8, 32FC3, nonsense),
+   big-endian, bad ``step`` / ``data`` sizes, width / height 0, another size than the colour image's, all zeros /
+   NaN / inf, a constant wall, another frame_id, stamps that never match, with every 10th frame only, at 300 Hz;
+   where the depth image is missing or unusable the hand must be published with the bone prior's distance
+   (``HandPose.scale_source`` SCALE_BONE_PRIOR, root depth = prior root depth) and a warning naming the problem;
+   good ones (16UC1 / 32FC1, either byte order, padded rows) must place it (SCALE_DEPTH, near its true depth);
+9. ``detector``: the node with ``pipeline.detector.model`` 'default' and no model file (starts, warns once), and
+   (node C, when ``hand-pose-25d setup-models`` made the detector) frames without a hand at 300 Hz (30 Hz too in
+   the full run): the palm detector runs on every processed frame, empty answers, newest frame only, no backlog,
+   latency p50/p99. Run-time parameters of the detector / depth / tracking / smoothing groups are in ``params``.
+
+``--only inputs,depth,startup,streams,detector`` runs some phases only.
 
 Every refused input must get no ``HandPoseArray`` at all and a warning naming the problem; no process may crash,
 print a traceback or hang. Every process started here is stopped (SIGINT, then SIGKILL after a timeout).
@@ -50,13 +62,22 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..bench.stats import latency_stats
+from ..detection.palm_detector import default_detector_path
 from .demo import parse_node_stats
-from .processes import STOP_TIMEOUT_S, Proc
+from .processes import STOP_TIMEOUT_S, Proc, child_env, config_dirs, config_file
 
-REPO = Path(__file__).resolve().parents[2]
-PARAMS_FILE = REPO / "config" / "hand_pose.yaml"
-SHM_PROFILE = REPO / "config" / "fastdds_shm.xml"
+#: ``config/hand_pose.yaml`` and ``config/fastdds_shm.xml`` of the source tree or the installed share (None: not
+#: found; the run then stops at once saying where it looked).
+PARAMS_FILE = config_file("hand_pose.yaml")
+SHM_PROFILE = config_file("fastdds_shm.xml")
 START_TIMEOUT_S = 120.0
+#: Namespaces of the nodes under test: B (root: streams), A (inputs), C (the palm detector), D (depth).
+NAMESPACES = ("", "/a", "/c", "/d")
+#: The phases of the run (``--only``): node A's input cases, node D's depth cases, start-up failures and signals,
+#: node B's faults / overload / soak, node C's overload with the palm detector.
+PHASES = ("inputs", "depth", "startup", "streams", "detector")
+#: HandPose.scale_source codes.
+SCALE_BONE_PRIOR, SCALE_DEPTH = 0, 2
 ANSWER_TIMEOUT_S = 10.0
 W, H = 640, 480
 
@@ -79,6 +100,7 @@ class CaseResult:
     log_matched: Optional[bool] = None
     detail: str = ""
     figures: Dict[str, Any] = field(default_factory=dict)
+    skipped: bool = False  # not run (what it needs is missing): passed unless the run requires it
 
 
 def _now_ns() -> int:
@@ -97,23 +119,6 @@ def _ns(stamp: Any) -> int:
 
 # --------------------------------------------------------------------------------------------------------------
 # processes
-
-
-def child_env(log_dir: Path, domain: int) -> Dict[str, str]:
-    """Environment of every child process (and of this process's participant): private domain, loopback, SHM."""
-    env = dict(os.environ)
-    for var in ("ROS_LOCALHOST_ONLY", "ROS_STATIC_PEERS", "ROS_NAMESPACE", "_ROS_WHEELS_BOOTSTRAP_COMPLETE"):
-        env.pop(var, None)
-    env.update(
-        ROS_DOMAIN_ID=str(domain),
-        ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-        FASTDDS_DEFAULT_PROFILES_FILE=str(SHM_PROFILE),
-        PYTHONUNBUFFERED="1",
-        RCUTILS_COLORIZED_OUTPUT="0",
-        RCUTILS_LOGGING_BUFFERED_STREAM="1",
-        ROS_LOG_DIR=str(log_dir),
-    )
-    return env
 
 
 def proc_cpu_s(pid: int) -> Optional[float]:
@@ -137,12 +142,15 @@ def proc_rss_mb(pid: int) -> Optional[float]:
     return None
 
 
-def node_command(*params: str, ns: Optional[str] = None, params_file: Optional[Path] = PARAMS_FILE) -> List[str]:
-    """``python -m hand_pose_25d.ros.node --ros-args --params-file ... -p ...`` (default model, no detector)."""
+def node_command(
+    *params: str, ns: Optional[str] = None, params_file: Optional[Path] = PARAMS_FILE, detector: str = "none"
+) -> List[str]:
+    """``python -m hand_pose_25d.ros.node --ros-args --params-file ... -p ...`` (default model; no detector unless
+    ``detector`` names one: 'default' or a path)."""
     cmd = [sys.executable, "-m", "hand_pose_25d.ros.node", "--ros-args"]
     if params_file is not None:
         cmd += ["--params-file", str(params_file)]
-    for p in ("pipeline.model:=default", "pipeline.detector.model:=none") + tuple(params):
+    for p in ("pipeline.model:=default", f"pipeline.detector.model:={detector}") + tuple(params):
         cmd += ["-p", p]
     if ns:
         cmd += ["-r", f"__ns:={ns}"]
@@ -182,10 +190,12 @@ class Prober:
         self.lock = threading.Lock()
         # (topic, frame_id, stamp_ns) -> [(arrival time.time(), hands)]
         self.answers: Dict[Tuple[str, str, int], List[Tuple[float, int]]] = defaultdict(list)
+        # (topic, frame_id, stamp_ns) -> the first answer's hands: what each one says of its distance and scale
+        self.hand_fields: Dict[Tuple[str, str, int], List[Dict[str, float]]] = {}
         self.tf_msgs: Dict[str, int] = defaultdict(int)
         self.marker_msgs: Dict[str, int] = defaultdict(int)
         self._pubs: Dict[Tuple[str, str, bool], Any] = {}
-        for ns in ("", "/a"):
+        for ns in NAMESPACES:
             self.node.create_subscription(HandPoseArray, f"{ns}/hand_poses", self._on_poses(ns), qos(500))
             self.node.create_subscription(MarkerArray, f"{ns}/markers", self._on_markers(ns), qos(100))
         self.node.create_subscription(TFMessage, "/tf", self._on_tf, qos(200))
@@ -203,8 +213,22 @@ class Prober:
     def _on_poses(self, ns: str) -> Callable[[Any], None]:
         def cb(msg: Any) -> None:
             now = time.time()
+            key = (ns, msg.header.frame_id, _ns(msg.header.stamp))
             with self.lock:
-                self.answers[(ns, msg.header.frame_id, _ns(msg.header.stamp))].append((now, len(msg.hands)))
+                self.answers[key].append((now, len(msg.hands)))
+                if key not in self.hand_fields:
+                    self.hand_fields[key] = [
+                        {
+                            "scale_source": int(h.scale_source),
+                            "root_depth": float(h.root_depth),
+                            "prior_root_depth": float(h.prior_root_depth),
+                            "scale": float(h.scale),
+                            "prior_scale": float(h.prior_scale),
+                            "score": float(h.score),
+                            "wrist_z": float(h.keypoints[0].z),
+                        }
+                        for h in msg.hands
+                    ]
 
         return cb
 
@@ -230,6 +254,11 @@ class Prober:
     def get(self, ns: str, frame: str, stamp_ns: int) -> List[Tuple[float, int]]:
         with self.lock:
             return list(self.answers.get((ns, frame, stamp_ns), []))
+
+    def hands_of(self, ns: str, frame: str, stamp_ns: int) -> List[Dict[str, float]]:
+        """The hands of the first answer for (frame, stamp): scale_source, root_depth, prior_root_depth, ..."""
+        with self.lock:
+            return list(self.hand_fields.get((ns, frame, stamp_ns), []))
 
     def frame_answers(self, ns: str, frame: str) -> Dict[int, Tuple[float, int]]:
         """stamp -> (first arrival, hands) of every answer for ``frame``."""
@@ -344,10 +373,56 @@ class Inputs:
     def __init__(self) -> None:
         from ..data.synthetic.core import MultiHandSequence
 
-        sample = MultiHandSequence(seed=11, width=W, height=H, fps=30.0, hands=1).frame(240)[0]
+        try:  # the renderer's look the shipped model was trained on (its realism additions off), where it has one
+            from ..data.synthetic.synthetic_config import legacy_config
+
+            config = legacy_config()
+        except ImportError:
+            config = None
+        sample = MultiHandSequence(config, seed=11, width=W, height=H, fps=30.0, hands=1).frame(240)[0]
         self.image = np.ascontiguousarray(sample.image, dtype=np.uint8)
         self.K = np.asarray(sample.K, dtype=np.float64)
         self.data = self.image.tobytes()
+        #: the frame's exact aligned depth (metres) and its true wrist depth
+        self.depth_m = np.asarray(sample.depth, dtype=np.float32)
+        self.true_wrist_z = float(sample.xyz[0, 2])
+        # a frame without a hand (a smooth grey gradient): the palm detector finds nothing in it
+        ramp = np.linspace(90, 170, W, dtype=np.float32)[None, :, None] + np.linspace(-20, 20, H)[:, None, None]
+        self.no_hand_data = np.ascontiguousarray(np.broadcast_to(ramp, (H, W, 3)).astype(np.uint8)).tobytes()
+
+    def depth_msg(
+        self,
+        stamp_ns: int,
+        frame: str,
+        *,
+        depth_m: Optional[np.ndarray] = None,
+        encoding: str = "16UC1",
+        bigendian: int = 0,
+        width: Optional[int] = None,
+        height: Optional[int] = None,
+        step: Optional[int] = None,
+        data: Optional[bytes] = None,
+    ) -> Any:
+        """A depth image: ``depth_m`` (default: the frame's own) as 16UC1 millimetres or 32FC1 metres in the
+        given byte order, or the raw ``data`` / ``step`` / size given."""
+        from sensor_msgs.msg import Image
+
+        d = self.depth_m if depth_m is None else np.asarray(depth_m, dtype=np.float32)
+        order = ">" if bigendian else "<"
+        if encoding == "32FC1":
+            values = d.astype(order + "f4")
+        else:
+            with np.errstate(invalid="ignore"):
+                mm = np.where(np.isfinite(d), np.clip(np.round(d * 1000.0), 0, 65535), 0)
+            values = mm.astype(order + "u2")
+        he, wi = d.shape
+        msg = Image(height=he if height is None else height, width=wi if width is None else width, encoding=encoding)
+        msg.is_bigendian = bigendian
+        msg.step = wi * values.itemsize if step is None else step
+        msg.header.stamp = _stamp(stamp_ns)
+        msg.header.frame_id = frame
+        msg.data = array.array("B", values.tobytes() if data is None else data)
+        return msg
 
     def image_msg(
         self,
@@ -409,16 +484,23 @@ class Stress:
         self.logs = self.work / "logs"
         self.logs.mkdir()
         self.domain = args.domain_id if args.domain_id is not None else random.randint(1, 100)
-        self.env = child_env(self.logs, self.domain)
+        self.env = child_env(self.domain, self.logs, SHM_PROFILE)
         self.figures: Dict[str, Any] = {}
         self.prober: Optional[Prober] = None
         self.inputs: Optional[Inputs] = None
+        self._phase_t = time.monotonic()
 
     # ---- helpers
-    def start(self, name: str, args: List[str]) -> Proc:
-        proc = Proc(name, args, self.logs / f"{name}.log", self.env)
+    def start(self, name: str, args: List[str], env: Optional[Dict[str, str]] = None) -> Proc:
+        proc = Proc(name, args, self.logs / f"{name}.log", self.env if env is None else env)
         self.procs.append(proc)
         return proc
+
+    def phase_done(self, name: str) -> None:
+        """Record the seconds since the previous phase ended (``figures.phase_s``)."""
+        now = time.monotonic()
+        self.figures.setdefault("phase_s", {})[name] = round(now - self._phase_t, 1)
+        self._phase_t = now
 
     def add(self, result: CaseResult) -> CaseResult:
         self.results.append(result)
@@ -751,6 +833,30 @@ class Stress:
             ("input.camera_info_sync", "sometimes", "unknown choice"),
             ("pipeline.backend", "torch", "read-only"),
             ("output.frame_prefix", "bad prefix!", "read-only / invalid name"),
+            # the detector, depth, tracking and smoothing groups
+            ("pipeline.detector.min_score", "high", "wrong type (string for float)"),
+            ("pipeline.detector.min_score", 1.5, "out of range"),
+            ("pipeline.detector.nms_iou", float("nan"), "NaN"),
+            ("pipeline.detector.roi_scale", 0.5, "below the minimum"),
+            ("pipeline.detector.model", "/tmp/other_detector.onnx", "read-only"),
+            ("depth.enabled", True, "read-only"),
+            ("depth.sync_tolerance", -0.1, "negative"),
+            ("depth.wait", "long", "wrong type (string for float)"),
+            ("depth.window", 2.5, "wrong type (float for int)"),
+            ("depth.window", 100, "above the maximum"),
+            ("depth.min_inliers", 0, "below the minimum"),
+            ("depth.max_disagreement", float("inf"), "infinite"),
+            ("depth.inlier_m", float("nan"), "NaN"),
+            ("tracking.max_hands", 0, "below the minimum"),
+            ("tracking.redetect_interval", -1, "negative"),
+            ("tracking.full_frame_fallback", "yes", "wrong type (string for bool)"),
+            ("tracking.timeout", float("nan"), "NaN"),
+            ("tracking.min_iou", float("-inf"), "minus infinity"),
+            ("smoothing.enabled", 1, "wrong type (int for bool)"),
+            ("smoothing.min_cutoff", 0.0, "below the minimum"),
+            ("smoothing.beta", "fast", "wrong type (string for float)"),
+            ("smoothing.d_cutoff", float("inf"), "infinite"),
+            ("tracking.no_such_parameter", 1, "undeclared name"),
         ]
         for pname, value, what in cases:
             res = CaseResult("params", f"{pname} {what}", f"{pname} := {value!r}", "refused with a reason, old kept")
@@ -798,6 +904,417 @@ class Stress:
             )
         )
 
+    # ---- 8: the aligned depth input against node D (namespace /d, depth.enabled, reliable input)
+    def depth_case(
+        self,
+        node: Proc,
+        name: str,
+        depth: Optional[Callable[[int, str], Any]],
+        expect: str,
+        pattern: Optional[str],
+        sent: str,
+    ) -> CaseResult:
+        """One colour frame (and camera_info) with the depth image ``depth(stamp, frame)`` sent just before it.
+
+        ``expect`` 'depth': the hand's distance comes from the depth image (scale_source SCALE_DEPTH, the wrist
+        within 10 % of its true depth); 'prior': the depth image is missing or unusable, so the bone prior is used
+        (scale_source SCALE_BONE_PRIOR, root depth within 10 % of the no-depth answer: nothing from the bad depth is
+        published) and a warning matching ``pattern`` names the problem.
+        """
+        from sensor_msgs.msg import Image
+
+        ns = "/d"
+        p, inp = self.prober, self.inputs
+        frame = "stress_depth_" + re.sub(r"\W+", "_", name).strip("_")
+        s = _now_ns()
+        start = len(node.log())
+        if depth is not None:
+            p.pub(ns, "depth", Image).publish(depth(s, frame))
+            time.sleep(0.03)
+        p.send(ns, inp.image_msg(s, frame), inp.info_msg(s, frame))
+        res = CaseResult(
+            "depth",
+            name,
+            sent,
+            "hand placed by the depth image (scale_source depth)"
+            if expect == "depth"
+            else "bone prior used (scale_source bone_prior, prior's distance), warning naming the problem",
+        )
+        n_hands = p.wait_answer(ns, frame, s, ANSWER_TIMEOUT_S)
+        hands = p.hands_of(ns, frame, s)
+        res.answered, res.hands = n_hands is not None, n_hands
+        res.log_matched = None if pattern is None else node.wait_log(pattern, 3.0, start) is not None
+        base = self.figures.get("depth_baseline_root_depth")
+        why = ""
+        if not hands:
+            why = "no hand published"
+        elif expect == "depth":
+            bad = [h for h in hands if h["scale_source"] != SCALE_DEPTH]
+            off = [h for h in hands if abs(h["wrist_z"] / inp.true_wrist_z - 1.0) > 0.10]
+            why = "scale_source is not depth; " * bool(bad) + "wrist off its true depth by > 10 %; " * bool(off)
+        else:
+            bad = [h for h in hands if h["scale_source"] != SCALE_BONE_PRIOR]
+            moved = [
+                h
+                for h in hands
+                if not (
+                    math.isfinite(h["root_depth"])
+                    and abs(h["root_depth"] / h["prior_root_depth"] - 1.0) <= 0.05
+                    and (base is None or abs(h["root_depth"] / base - 1.0) <= 0.10)
+                )
+            ]
+            why = "scale_source is not bone_prior; " * bool(bad) + "root depth not the prior's; " * bool(moved)
+        res.passed = bool(res.answered) and not why and res.log_matched is not False and node.alive()
+        m = re.search(pattern, node.log()[start:]) if pattern else None
+        line = ""
+        if m:
+            text = node.log()[start:]
+            line = text[text.rfind("\n", 0, m.start()) + 1 : text.find("\n", m.end())].strip()
+            line = re.sub(r"^\[\w+\] \[[\d.]+\] \[[\w/]+\]: ", "", line)
+        h0 = hands[0] if hands else {}
+        res.detail = (
+            why
+            + f"hands={n_hands} scale_source={h0.get('scale_source')} root {h0.get('root_depth', float('nan')):.3f} m "
+            f"(prior {h0.get('prior_root_depth', float('nan')):.3f}, wrist {h0.get('wrist_z', float('nan')):.3f}, true "
+            f"{inp.true_wrist_z:.3f}) "
+            + (f"log: {line[:240]}" if line else "")
+            + ("" if pattern is None or res.log_matched else f"no log line matching {pattern!r}")
+        )
+        if not node.alive():
+            res.detail += " NODE DIED"
+        res.figures = {"hands": hands}
+        return self.add(res)
+
+    def depth_stream(
+        self,
+        node: Proc,
+        rate: float,
+        duration: float,
+        frame: str,
+        depth_every: int = 1,
+        depth_rate_x: int = 1,
+        depth_offset_s: float = 0.0,
+    ) -> Dict[str, Any]:
+        """Colour frames at ``rate`` Hz for ``duration`` s with a depth image with every ``depth_every``-th one (or
+        ``depth_rate_x`` depth images per colour frame, the colour frame's stamp among them), stamped
+        ``depth_offset_s`` from its colour frame. Returns stamps sent, which had depth, and the answers' hands."""
+        from sensor_msgs.msg import Image
+
+        p, inp = self.prober, self.inputs
+        depth_pub = p.pub("/d", "depth", Image)
+        dmsg = inp.depth_msg(0, frame)
+        image, info = inp.image_msg(0, frame), inp.info_msg(0, frame)
+        stamps, with_depth = [], []
+        sub = 1.0 / (rate * depth_rate_x)
+        t0 = time.monotonic()
+        i = 0
+        while time.monotonic() - t0 < duration:
+            target = t0 + i * sub
+            now = time.monotonic()
+            if target > now:
+                time.sleep(target - now)
+            s = _now_ns()
+            colour = i % depth_rate_x == 0
+            k = i // depth_rate_x
+            if (colour and k % depth_every == 0) or not colour:
+                dmsg.header.stamp = _stamp(s + int(depth_offset_s * 1e9))
+                depth_pub.publish(dmsg)
+            if colour:
+                image.header.stamp = info.header.stamp = _stamp(s)
+                p.send("/d", image, info, gap=0.0)
+                stamps.append(s)
+                if k % depth_every == 0:
+                    with_depth.append(s)
+            i += 1
+        time.sleep(1.5)
+        return {"stamps": stamps, "with_depth": set(with_depth), "answers": p.frame_answers("/d", frame)}
+
+    def depth_cases(self, node: Proc) -> None:
+        inp, p = self.inputs, self.prober
+        # the baseline: no depth image yet, the bone prior's distance (kept for the fallback checks)
+        s = _now_ns()
+        p.send("/d", inp.image_msg(s, "stress_depth_baseline"), inp.info_msg(s, "stress_depth_baseline"))
+        p.wait_answer("/d", "stress_depth_baseline", s)
+        base = p.hands_of("/d", "stress_depth_baseline", s)
+        if base:
+            self.figures["depth_baseline_root_depth"] = base[0]["root_depth"]
+        self.add(
+            CaseResult(
+                "depth",
+                "no depth image at all",
+                "a colour frame, no depth image ever published",
+                "bone prior used, hand published",
+                passed=bool(base) and base[0]["scale_source"] == SCALE_BONE_PRIOR and node.alive(),
+                answered=bool(base),
+                hands=len(base),
+                detail=f"root depth {base[0]['root_depth']:.3f} m (bone prior), true wrist {inp.true_wrist_z:.3f} m"
+                if base
+                else "no hand",
+            )
+        )
+        d_m = inp.depth_m
+        he, wi = d_m.shape
+        mm = inp.depth_msg(0, "x").data.tobytes()
+        nan, inf = float("nan"), float("inf")
+        D = inp.depth_msg
+        unsupported = r"depth image on /d/depth refused: depth encoding '{}' is not supported"
+        prior_used = r"bone prior used"
+        cases: List[Tuple[str, Callable[[int, str], Any], str, Optional[str], str]] = [
+            ("16UC1 mm (control)", lambda s, f: D(s, f), "depth", None, "the frame's true depth in mm"),
+            ("32FC1 m (control)", lambda s, f: D(s, f, encoding="32FC1"), "depth", None, "true depth in metres"),
+            ("16UC1 big-endian", lambda s, f: D(s, f, bigendian=1), "depth", None, "is_bigendian=1, bytes swapped"),
+            ("32FC1 big-endian", lambda s, f: D(s, f, encoding="32FC1", bigendian=1), "depth", None, "is_bigendian=1"),
+        ]
+        for enc, bpp in (("rgb8", 3), ("mono8", 1), ("32FC3", 12), ("nonsense", 2)):
+            cases.append(
+                (
+                    f"encoding {enc}",
+                    lambda s, f, enc=enc, bpp=bpp: D(s, f, encoding=enc, step=wi * bpp, data=bytes(wi * he * bpp)),
+                    "prior",
+                    unsupported.format(enc),
+                    f"{enc} {wi}x{he}",
+                )
+            )
+        padded = np.zeros((he, wi * 2 + 64), np.uint8)
+        padded[:, : wi * 2] = np.frombuffer(mm, np.uint8).reshape(he, wi * 2)
+        cases += [
+            (
+                "step too small",
+                lambda s, f: D(s, f, step=wi * 2 - 2, data=mm[: (wi * 2 - 2) * he]),
+                "prior",
+                r"depth image step 1278 is smaller than width x 2 bytes",
+                "step 1278",
+            ),
+            (
+                "step too large (padded rows)",
+                lambda s, f: D(s, f, step=wi * 2 + 64, data=padded.tobytes()),
+                "depth",
+                None,
+                "step 1344, 64 padding bytes per row",
+            ),
+            (
+                "step odd (padded by 1 byte)",
+                lambda s, f: D(
+                    s,
+                    f,
+                    step=wi * 2 + 1,
+                    data=np.pad(np.frombuffer(mm, np.uint8).reshape(he, wi * 2), ((0, 0), (0, 1))).tobytes(),
+                ),
+                "depth",
+                None,
+                "step 1281",
+            ),
+            (
+                "data shorter than height x step",
+                lambda s, f: D(s, f, data=mm[: wi * 2 * (he - 1)]),
+                "prior",
+                r"depth image data has \d+ bytes, height x step needs",
+                "one row missing",
+            ),
+            (
+                "data longer than height x step",
+                lambda s, f: D(s, f, data=mm + bytes(4096)),
+                "depth",
+                None,
+                "4096 extra bytes (ignored)",
+            ),
+            (
+                "width 0",
+                lambda s, f: D(s, f, width=0, step=0, data=b""),
+                "prior",
+                r"depth image on /d/depth is 0x480",
+                "",
+            ),
+            ("height 0", lambda s, f: D(s, f, height=0, data=b""), "prior", r"depth image on /d/depth is 640x0", ""),
+            (
+                "size unlike the colour image's",
+                lambda s, f: D(s, f, depth_m=d_m[::2, ::2]),
+                "prior",
+                r"depth image on /d/depth is 320x240, the colour image 640x480",
+                "320x240 depth for a 640x480 image",
+            ),
+            (
+                "all zeros (16UC1)",
+                lambda s, f: D(s, f, depth_m=np.zeros_like(d_m)),
+                "prior",
+                r"depth unusable for a hand \(too_few_valid\)",
+                "0 mm everywhere: no measurement",
+            ),
+            (
+                "all NaN (32FC1)",
+                lambda s, f: D(s, f, encoding="32FC1", depth_m=np.full_like(d_m, nan)),
+                "prior",
+                r"depth unusable for a hand \(too_few_valid\)",
+                "NaN everywhere",
+            ),
+            (
+                "all inf (32FC1)",
+                lambda s, f: D(s, f, encoding="32FC1", depth_m=np.full_like(d_m, inf)),
+                "prior",
+                r"depth unusable for a hand \(too_few_valid\)",
+                "+inf everywhere",
+            ),
+            (
+                "a constant wall at 3 m",
+                lambda s, f: D(s, f, depth_m=np.full_like(d_m, 3.0)),
+                "prior",
+                r"the depth image puts it at|depth unusable for a hand",
+                "3000 mm everywhere (the hand is at ~0.45 m)",
+            ),
+            (
+                "a constant wall at 0.15 m",
+                lambda s, f: D(s, f, depth_m=np.full_like(d_m, 0.15)),
+                "prior",
+                r"the depth image puts it at|depth unusable for a hand",
+                "150 mm everywhere",
+            ),
+            (
+                "depth frame_id unlike the image's",
+                lambda s, f: D(s, f + "_depth_optical"),
+                "prior",
+                r"no depth image for frame 'stress_depth_depth_frame_id_unlike_the_image_s'.*bone prior used",
+                "depth in '<frame>_depth_optical'",
+            ),
+        ]
+        for name, build, expect, pattern, sent in cases:
+            self.depth_case(node, name, build, expect, pattern or (None if expect == "depth" else prior_used), sent)
+        time.sleep(0.6)  # the next frames start a fresh track (tracking.timeout 0.5 s)
+        self.depth_stream_cases(node)
+
+    def depth_stream_cases(self, node: Proc) -> None:
+        short = self.short
+
+        def sources(r: Dict[str, Any], stamps: Sequence[int]) -> List[int]:
+            return [h["scale_source"] for st in stamps for h in self.prober.hands_of("/d", r["frame"], st)[:1]]
+
+        # depth stamped 0.3 s before its colour frame: it never pairs
+        start = len(node.log())
+        r = self.depth_stream(node, 10.0, 1.0, "stress_depth_never", depth_offset_s=-0.3)
+        r["frame"] = "stress_depth_never"
+        src = sources(r, r["stamps"])
+        warned = re.search(r"no depth image on /d/depth within depth\.sync_tolerance", node.log()[start:]) is not None
+        ok = len(src) >= 0.8 * len(r["stamps"]) and all(v == SCALE_BONE_PRIOR for v in src) and warned
+        self.add(
+            CaseResult(
+                "depth",
+                "depth stamps never match",
+                f"{len(r['stamps'])} frames at 10 Hz, each depth image stamped 0.3 s earlier",
+                "every frame answered with the bone prior, a sync_tolerance warning",
+                passed=ok and node.alive(),
+                answered=bool(src),
+                hands=len(src),
+                log_matched=warned,
+                detail=f"answered {len(r['answers'])}/{len(r['stamps'])}, scale_source {sorted(set(src))}, "
+                f"warning: {warned}",
+            )
+        )
+        # a depth image with every 10th colour frame only
+        start = len(node.log())
+        r = self.depth_stream(node, 10.0, 2.0 if short else 6.0, "stress_depth_every10", depth_every=10)
+        r["frame"] = "stress_depth_every10"
+        with_d = [st for st in r["stamps"] if st in r["with_depth"]]
+        without = [st for st in r["stamps"] if st not in r["with_depth"]]
+        src_with, src_without = sources(r, with_d), sources(r, without)
+        ok = (
+            len(src_with) == len(with_d)
+            and all(v == SCALE_DEPTH for v in src_with)
+            and len(src_without) >= 0.8 * len(without)
+            and all(v == SCALE_BONE_PRIOR for v in src_without)
+        )
+        self.add(
+            CaseResult(
+                "depth",
+                "depth with every 10th frame only",
+                f"{len(r['stamps'])} frames at 10 Hz, depth with {len(with_d)} of them",
+                "frames with depth placed by it, the others by the bone prior (never a stale depth image)",
+                passed=ok and node.alive(),
+                answered=bool(r["answers"]),
+                hands=len(src_with) + len(src_without),
+                detail=f"with depth: {len(src_with)}/{len(with_d)} answered, sources {sorted(set(src_with))}; "
+                f"without: {len(src_without)}/{len(without)} answered, sources {sorted(set(src_without))}",
+            )
+        )
+        # depth at 300 Hz, colour at 30 Hz (its stamp among the depth images')
+        stats0 = self._fresh_stats(node)
+        dur = 2.0 if short else float(self.args.overload_duration)
+        r = self.depth_stream(node, 30.0, dur, "stress_depth_300hz", depth_rate_x=10)
+        r["frame"] = "stress_depth_300hz"
+        stats1 = self._fresh_stats(node)
+        src = sources(r, r["stamps"])
+        n_depth = sum(1 for v in src if v == SCALE_DEPTH)
+        delta = {k: stats1.get(k, 0) - stats0.get(k, 0) for k in stats1}
+        ok = len(src) >= 0.5 * len(r["stamps"]) and n_depth >= 0.9 * len(src) and node.alive()
+        self.figures["depth_300hz"] = {"colour_frames": len(r["stamps"]), "answered": len(src), "by_depth": n_depth}
+        self.add(
+            CaseResult(
+                "depth",
+                "depth at 300 Hz, colour at 30 Hz",
+                f"{len(r['stamps'])} colour frames and {10 * len(r['stamps'])} depth images in {dur:g} s",
+                "colour frames answered, placed by their own depth image (paired by stamp), no backlog",
+                passed=ok,
+                answered=bool(src),
+                hands=len(src),
+                detail=f"answered {len(src)}/{len(r['stamps'])}, by depth {n_depth}, node {delta.get('received')}/"
+                f"{delta.get('processed')}/{delta.get('dropped')} recv/proc/drop",
+            )
+        )
+
+    def depth_throttle_case(self, node: Proc) -> None:
+        """Two different faults of 16UC1 depth images, 3 times each in 1.2 s with output.warn_period 5 s: one
+        warning line for each fault (throttled per problem, not per encoding)."""
+        from sensor_msgs.msg import Image
+
+        p, inp = self.prober, self.inputs
+        r = p.set_param("/d/hand_pose_node", "output.warn_period", 5.0)
+        start = len(node.log())
+        mm = inp.depth_msg(0, "x").data.tobytes()
+        stamps = []
+        for i in range(6):
+            s = _now_ns()
+            stamps.append(s)
+            if i % 2 == 0:
+                d = inp.depth_msg(s, "stress_depth_throttle", step=W * 2 - 2, data=mm[: (W * 2 - 2) * H])
+            else:
+                d = inp.depth_msg(s, "stress_depth_throttle", data=mm[: W * 2 * (H - 1)])
+            p.pub("/d", "depth", Image).publish(d)
+            time.sleep(0.03)
+            p.send("/d", inp.image_msg(s, "stress_depth_throttle"), inp.info_msg(s, "stress_depth_throttle"))
+            time.sleep(0.2)
+        time.sleep(1.0)
+        log = node.log()[start:]
+        n_step = len(re.findall(r"refused: depth image step 1278 is smaller", log))
+        n_data = len(re.findall(r"refused: depth image data has \d+ bytes", log))
+        answered = sum(1 for s in stamps if p.get("/d", "stress_depth_throttle", s))
+        self.add(
+            CaseResult(
+                "depth",
+                "repeated bad depth is throttled",
+                "3x a too-small step and 3x too little data (16UC1) in 1.2 s, output.warn_period 5 s",
+                "one warning line per problem, frames answered with the bone prior",
+                passed=r.successful and n_step == 1 and n_data == 1 and answered == 6 and node.alive(),
+                answered=answered > 0,
+                log_matched=n_step == 1 and n_data == 1,
+                detail=f"warning lines: step {n_step}, data {n_data}; answered {answered}/6",
+            )
+        )
+
+    def no_detector_case(self, node: Proc) -> None:
+        """Node D runs with pipeline.detector.model 'default' and an empty models folder: it warned once."""
+        lines = re.findall(r"\[WARN\].*no palm detector at .*setup-models", node.log())
+        ready = re.search(r"ready: .*no palm detector at", node.log()) is not None
+        self.add(
+            CaseResult(
+                "detector",
+                "no detector model available",
+                "pipeline.detector.model default, HAND_POSE_25D_MODELS an empty folder",
+                "starts, says so in the ready line, one warning (not one per frame), answers",
+                passed=len(lines) == 1 and ready and node.alive(),
+                log_matched=len(lines) == 1,
+                detail=f"warning lines: {len(lines)}, ready line names it: {ready}; "
+                + (lines[0].split("]: ", 1)[-1][:200] if lines else ""),
+            )
+        )
+
     # ---- 4 and 6b: processes that must fail at start-up / stop cleanly
     def startup_and_signal_cases(self) -> None:
         bad_yaml = self.work / "invalid.yaml"
@@ -805,7 +1322,15 @@ class Stress:
         corrupt = self.work / "corrupt.onnx"
         corrupt.write_bytes(b"this is not an ONNX protobuf" * 100)
         missing = self.work / "missing.onnx"
+        corrupt_det = self.work / "corrupt_palm_detector.onnx"
+        corrupt_det.write_bytes(b"\x08\x07not a palm detector" * 200)
         cases = [
+            (
+                "detector model missing",
+                node_command(detector=str(self.work / "no_such_palm_detector.onnx")),
+                r"palm detector model not found",
+            ),
+            ("detector model corrupt", node_command(detector=str(corrupt_det)), r"corrupt_palm_detector\.onnx"),
             ("missing model", node_command(f"pipeline.model:={missing}"), r"model file not found"),
             ("corrupt .onnx", node_command(f"pipeline.model:={corrupt}"), r"not a valid ONNX model"),
             ("unknown backend", node_command("pipeline.backend:=bogus"), r"backend"),
@@ -867,14 +1392,24 @@ class Stress:
             )
 
     # ---- 5 and 7: streams against node B (root namespace, default best-effort input)
-    def stream(self, node: Proc, rate: float, duration: float, frame: str, rss_every: float = 0.0) -> Dict[str, Any]:
-        """Publish 640x480 rgb8 + camera_info at ``rate`` Hz for ``duration`` s (best effort); the figures."""
+    def stream(
+        self,
+        node: Proc,
+        rate: float,
+        duration: float,
+        frame: str,
+        rss_every: float = 0.0,
+        ns: str = "",
+        data: Optional[bytes] = None,
+    ) -> Dict[str, Any]:
+        """Publish 640x480 rgb8 (``data``, default the hand frame) + camera_info at ``rate`` Hz for ``duration`` s
+        (best effort) to the node of namespace ``ns``; the figures."""
         from sensor_msgs.msg import CameraInfo, Image
 
         p, inp = self.prober, self.inputs
-        img_pub = p.pub("", "image", Image, False)
-        info_pub = p.pub("", "camera_info", CameraInfo, False)
-        image = inp.image_msg(0, frame)
+        img_pub = p.pub(ns, "image", Image, False)
+        info_pub = p.pub(ns, "camera_info", CameraInfo, False)
+        image = inp.image_msg(0, frame, data=data)
         info = inp.info_msg(0, frame)
         stats_before = self._fresh_stats(node)
         cpu0, rss0, t_wall0 = proc_cpu_s(node.pid), proc_rss_mb(node.pid), time.monotonic()
@@ -904,7 +1439,7 @@ class Stress:
         cpu1, rss1 = proc_cpu_s(node.pid), proc_rss_mb(node.pid)
         time.sleep(1.0)  # the last answers
         stats_after = self._fresh_stats(node)
-        got = p.frame_answers("", frame)
+        got = p.frame_answers(ns, frame)
         lat = [(got[s][0] - s / 1e9) * 1000.0 for s in sent if s in got]
         delta = {k: stats_after.get(k, 0) - stats_before.get(k, 0) for k in stats_after}
         backlog = delta.get("received", 0) - delta.get("processed", 0) - delta.get("dropped", 0)
@@ -937,7 +1472,7 @@ class Stress:
         return parse_node_stats(node.log())
 
     def overload_cases(self, node: Proc) -> None:
-        dur = 4.0 if self.short else float(self.args.overload_duration)
+        dur = 3.0 if self.short else float(self.args.overload_duration)
         figures = {}
         for rate in (30.0, 100.0, 300.0):
             figures[f"{rate:g}hz"] = self.stream(node, rate, dur, f"stress_overload_{rate:g}")
@@ -970,9 +1505,51 @@ class Stress:
                 )
             )
 
+    def detector_overload_cases(self, node: Proc) -> None:
+        """Node C (namespace /c) with the palm detector, fed frames without a hand: the detector runs on every
+        processed frame (the full-frame acquisition path, the most expensive one) and finds nothing."""
+        dur = 3.0 if self.short else float(self.args.overload_duration)
+        rates = (300.0,) if self.short else (30.0, 300.0)
+        figures = {}
+        for rate in rates:
+            f = self.stream(node, rate, dur, f"stress_detector_{rate:g}", ns="/c", data=self.inputs.no_hand_data)
+            figures[f"{rate:g}hz"] = f
+            time.sleep(0.5)
+            runs = f["node"].get("detector_runs", 0)
+            proc = f["node"].get("processed", 0)
+            no_backlog = f["unaccounted_in_node"] <= 8
+            newest_only = rate < 100 or f["node"].get("dropped", 0) > 0 or f["answered"] >= 0.9 * f["sent"]
+            every_frame = proc > 0 and runs >= proc
+            lat = f["latency_ms"]
+            ok = (
+                f["answered"] > 0
+                and f["answered_with_hands"] == 0
+                and no_backlog
+                and newest_only
+                and every_frame
+                and node.alive()
+            )
+            self.add(
+                CaseResult(
+                    "detector",
+                    f"no-hand frames at {rate:g} Hz, detector on",
+                    f"{f['sent']} 640x480 frames without a hand in {f['duration_s']} s "
+                    f"({f['achieved_send_rate_hz']} Hz achieved)",
+                    "detector on every processed frame, empty answers, newest frame only, no backlog",
+                    passed=ok,
+                    answered=f["answered"] > 0,
+                    hands=f["answered_with_hands"],
+                    detail=f"answered {f['answered']} (with hands {f['answered_with_hands']}), node "
+                    f"{f['node'].get('received')}/{proc}/{f['node'].get('dropped')} recv/proc/drop, detector runs "
+                    f"{runs}, p50 {lat['p50']} p99 {lat['p99']} ms, cpu {f['node_cpu_percent']} %",
+                    figures=f,
+                )
+            )
+        self.figures["overload_detector"] = figures
+
     def soak_case(self, node: Proc) -> None:
-        dur = 20.0 if self.short else float(self.args.duration)
-        every = 2.0 if self.short else 10.0
+        dur = 12.0 if self.short else float(self.args.duration)
+        every = 1.5 if self.short else 10.0
         f = self.stream(node, 30.0, dur, "stress_soak", rss_every=every)
         samples = [(t, v) for t, v in f["rss_samples_mb"] if math.isfinite(v)]
         warm_t = max(every, 0.3 * dur)
@@ -1073,33 +1650,84 @@ class Stress:
         )
         for var in ("ROS_LOCALHOST_ONLY", "ROS_STATIC_PEERS"):
             os.environ.pop(var, None)
-        t_start = time.monotonic()
+        t_start = self._phase_t = time.monotonic()
         print(f"stress: ROS_DOMAIN_ID={self.domain}, logs in {self.logs}", flush=True)
         common = ("output.diagnostics_period:=1.0", "input.camera_info_wait:=0.5")
+        inputs_params = ("input.reliability:=reliable", "output.warn_period:=0.0") + common
+        detector = default_detector_path()
+        only = set(self.args.only.split(",")) if self.args.only else set(PHASES)
         try:
             self.inputs = Inputs()
             self.prober = Prober()
-            node_a = self.start(
-                "node_a", node_command("input.reliability:=reliable", "output.warn_period:=0.0", *common, ns="/a")
-            )
-            if not self.wait_ready(node_a) or not self.prober.wait_subscribers("/a", best_effort=False):
-                self.add(CaseResult("setup", "node A starts", "", "ready", detail=node_a.log()[-2000:]))
-                return self.report(t_start)
-            self.image_cases(node_a)
-            self.camera_info_cases(node_a)
-            self.roi_cases(node_a)
-            self.param_cases(node_a)
-            self.throttle_case(node_a)
-            self._clean_stop("node A (inputs)", node_a)
-            self.startup_and_signal_cases()
-            node_b = self.start("node_b", node_command(*common))
-            if not self.wait_ready(node_b) or not self.prober.wait_subscribers(""):
-                self.add(CaseResult("setup", "node B starts", "", "ready", detail=node_b.log()[-2000:]))
-                return self.report(t_start)
-            self.fault_cases(node_b)
-            self.overload_cases(node_b)
-            self.soak_case(node_b)
-            self._clean_stop("node B (streams)", node_b)
+            node_a = node_d = node_b = node_c = None
+            if "inputs" in only:
+                node_a = self.start("node_a", node_command(*inputs_params, ns="/a"))
+            if "depth" in only:
+                # node D: the depth input, and the detector 'default' without a model (an empty models folder)
+                empty_models = self.work / "no_models"
+                empty_models.mkdir()
+                node_d = self.start(
+                    "node_d",
+                    node_command(*inputs_params, "depth.enabled:=true", ns="/d", detector="default"),
+                    env=dict(self.env, HAND_POSE_25D_MODELS=str(empty_models)),
+                )
+            if node_a is not None:
+                if not self.wait_ready(node_a) or not self.prober.wait_subscribers("/a", best_effort=False):
+                    self.add(CaseResult("setup", "node A starts", "", "ready", detail=node_a.log()[-2000:]))
+                    return self.report(t_start)
+                self.image_cases(node_a)
+                self.camera_info_cases(node_a)
+                self.roi_cases(node_a)
+                self.param_cases(node_a)
+                self.throttle_case(node_a)
+                self._clean_stop("node A (inputs)", node_a)
+                self.phase_done("inputs")
+            if node_d is not None:
+                if not self.wait_ready(node_d) or not self.prober.wait_subscribers("/d", best_effort=False):
+                    self.add(CaseResult("setup", "node D starts", "", "ready", detail=node_d.log()[-2000:]))
+                    return self.report(t_start)
+                self.depth_cases(node_d)
+                self.depth_throttle_case(node_d)
+                self.no_detector_case(node_d)
+                self._clean_stop("node D (depth, no detector)", node_d)
+                self.phase_done("depth")
+            # nodes B and C start while the start-up cases run (their start-up overlaps; no timing is judged there)
+            if "streams" in only:
+                node_b = self.start("node_b", node_command(*common))
+            if "detector" in only and detector.is_file():
+                node_c = self.start("node_c", node_command(*common, ns="/c", detector=str(detector)))
+            if "startup" in only:
+                self.startup_and_signal_cases()
+                self.phase_done("startup")
+            if node_b is not None:
+                if not self.wait_ready(node_b) or not self.prober.wait_subscribers(""):
+                    self.add(CaseResult("setup", "node B starts", "", "ready", detail=node_b.log()[-2000:]))
+                    return self.report(t_start)
+                self.fault_cases(node_b)
+                self.overload_cases(node_b)
+                self.soak_case(node_b)
+                self._clean_stop("node B (streams)", node_b)
+                self.phase_done("streams")
+            if "detector" not in only:
+                pass
+            elif node_c is None:
+                self.add(
+                    CaseResult(
+                        "detector",
+                        "overload with the palm detector",
+                        "",
+                        "a palm detector model to run",
+                        passed=not self.args.require_detector,
+                        skipped=True,
+                        detail=f"SKIPPED: no palm detector at {detector} (make it with 'hand-pose-25d setup-models')",
+                    )
+                )
+            elif not self.wait_ready(node_c) or not self.prober.wait_subscribers("/c"):
+                self.add(CaseResult("setup", "node C starts", "", "ready", detail=node_c.log()[-2000:]))
+            else:
+                self.detector_overload_cases(node_c)
+                self._clean_stop("node C (palm detector)", node_c)
+                self.phase_done("detector")
         finally:
             for proc in self.procs:
                 proc.stop()
@@ -1162,7 +1790,8 @@ def print_table(report: Dict[str, Any]) -> None:
     print(f"{'group':<11} {'case':<36} {'result':<6} detail")
     print("-" * 120)
     for r in rows:
-        print(f"{r['group']:<11} {r['name'][:36]:<36} {'pass' if r['passed'] else 'FAIL':<6} {r['detail'][:140]}")
+        verdict = "skip" if r.get("skipped") else ("pass" if r["passed"] else "FAIL")
+        print(f"{r['group']:<11} {r['name'][:36]:<36} {verdict:<6} {r['detail'][:140]}")
     n_pass = sum(1 for r in rows if r["passed"])
     print("-" * 120)
     print(f"{n_pass}/{len(rows)} cases passed in {report['elapsed_s']} s; logs: {report['logs']}")
@@ -1172,15 +1801,38 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m hand_pose_25d.ros.stress", description=__doc__.split("\n")[0])
     p.add_argument("--duration", type=float, default=1800.0, help="soak seconds at 30 Hz (default 1800)")
     p.add_argument("--overload-duration", type=float, default=60.0, help="seconds per overload rate (default 60)")
-    p.add_argument("--short", action="store_true", help="a quick run: overload 4 s per rate, soak 20 s")
+    p.add_argument(
+        "--short",
+        action="store_true",
+        help="a quick run (make test): overload 3 s per rate, soak 12 s, short depth and detector streams",
+    )
     p.add_argument("--json", type=Path, default=None, help="write the report here")
     p.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: random in 1..100)")
+    p.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated phases to run (default: all): {', '.join(PHASES)}",
+    )
+    p.add_argument(
+        "--require-detector",
+        action="store_true",
+        help="fail (instead of skipping) the detector overload when no palm detector model exists",
+    )
     return p
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point; returns 0 when every case passed."""
     args = build_parser().parse_args(argv)
+    missing = [n for n, f in (("hand_pose.yaml", PARAMS_FILE), ("fastdds_shm.xml", SHM_PROFILE)) if f is None]
+    if missing:
+        print(
+            f"stress: cannot run: config/{' and config/'.join(missing)} not found in "
+            + ", ".join(str(d) for d in config_dirs())
+            + " (run it from the source tree, or install the package with its share/ files)",
+            file=sys.stderr,
+        )
+        return 2
     report = Stress(args).run()
     print_table(report)
     if args.json is not None:

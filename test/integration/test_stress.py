@@ -1,7 +1,7 @@
 """The stress run (``python -m hand_pose_25d.ros.stress --short``) as a subprocess: every case must pass.
 
 It starts ``hand_pose_node`` and its helpers as real processes on a private ROS domain (see the module's
-docstring); on 2 CPU cores the short run takes about 90 s.
+docstring); on 2 CPU cores the short run takes about 110 s.
 """
 
 from __future__ import annotations
@@ -54,5 +54,10 @@ def test_short_stress_run_passes_every_case(tmp_path: Path) -> None:
     assert proc.returncode == 0, tail
     groups = {c["group"] for c in report["cases"]}
     assert {"image", "camera_info", "roi", "params", "startup", "overload", "faults", "soak", "global"} <= groups
+    assert {"depth", "detector"} <= groups
+    names = {c["name"] for c in report["cases"]}
+    # the depth input's fallbacks, the detector's start-up failures and its missing model
+    assert {"encoding rgb8", "all NaN (32FC1)", "a constant wall at 3 m", "depth at 300 Hz, colour at 30 Hz"} <= names
+    assert {"detector model missing", "detector model corrupt", "no detector model available"} <= names
     assert report["figures"]["overload"]["300hz"]["answered"] > 0
     assert report["figures"]["soak"]["rss_growth_after_warmup_percent"] < 5.0

@@ -632,3 +632,40 @@ def test_image_message_round_trip_through_the_converter(ros_msgs):
     bgr.encoding = "16UC1"
     with pytest.raises(ic.ImageFormatError, match="unsupported image encoding '16UC1'"):
         conv.to_rgb8(bgr)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# the children of the demo and the stress run (ros/processes.py)
+
+
+def test_child_env_is_one_private_loopback_domain_with_the_shm_profile(monkeypatch, tmp_path):
+    from hand_pose_25d.ros.processes import child_env
+
+    monkeypatch.setenv("ROS_LOCALHOST_ONLY", "1")
+    monkeypatch.setenv("ROS_NAMESPACE", "/elsewhere")
+    monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", "/user/profile.xml")
+    profile = tmp_path / "fastdds_shm.xml"
+    env = child_env(17, tmp_path / "logs", profile)
+    assert env["ROS_DOMAIN_ID"] == "17" and env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+    assert "ROS_LOCALHOST_ONLY" not in env and "ROS_NAMESPACE" not in env
+    assert env["FASTDDS_DEFAULT_PROFILES_FILE"] == str(profile)  # the stress run's transport, whatever the user set
+    assert env["ROS_LOG_DIR"] == str((tmp_path / "logs").resolve()) and env["PYTHONUNBUFFERED"] == "1"
+    # the demo keeps a profile the user chose; without a profile found, none is set
+    assert child_env(17, tmp_path, profile, keep_user_profile=True)["FASTDDS_DEFAULT_PROFILES_FILE"] == (
+        "/user/profile.xml"
+    )
+    monkeypatch.delenv("FASTDDS_DEFAULT_PROFILES_FILE")
+    assert "FASTDDS_DEFAULT_PROFILES_FILE" not in child_env(17, tmp_path, None)
+
+
+def test_config_files_are_found_in_the_source_tree_or_said_missing(monkeypatch, capsys):
+    from hand_pose_25d.ros import processes, stress
+
+    found = processes.config_file("hand_pose.yaml")
+    assert found is not None and found.parent == processes.config_dirs()[0]
+    assert processes.config_file("no_such_file.yaml") is None
+    # installed without its share/ files: the stress run stops at once and says where it looked
+    monkeypatch.setattr(stress, "PARAMS_FILE", None)
+    assert stress.main(["--short"]) == 2
+    err = capsys.readouterr().err
+    assert "config/hand_pose.yaml not found in" in err and str(processes.config_dirs()[0]) in err
