@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Package a trained checkpoint as the shipped default model: ``hand_pose_25d/models/default.{pt,onnx}``.
 
-1. load the checkpoint (``runs/compact_synthetic/best.pt`` by default), drop the optimiser state;
+1. load the checkpoint (``runs/landmark_synthetic/best.pt`` by default), drop the optimiser state;
 2. round the weights to float16 (both files then hold the same numbers, half the size each);
 3. ``default.pt``: a checkpoint with float16 weights, the model config and a training summary in ``extra``;
 4. ``default.onnx``: the ONNX export (decoding in the graph, dynamic batch, config in the metadata) with float16
@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint", nargs="?", type=Path, default=REPO / "runs" / "compact_synthetic" / "best.pt")
+    ap.add_argument("checkpoint", nargs="?", type=Path, default=REPO / "runs" / "landmark_synthetic" / "best.pt")
     ap.add_argument("--out-dir", type=Path, default=REPO / "hand_pose_25d" / "models")
     args = ap.parse_args()
 

@@ -372,14 +372,10 @@ class Inputs:
 
     def __init__(self) -> None:
         from ..data.synthetic.core import MultiHandSequence
+        from ..data.synthetic.synthetic_config import legacy_config
 
-        try:  # the renderer's look the shipped model was trained on (its realism additions off), where it has one
-            from ..data.synthetic.synthetic_config import legacy_config
-
-            config = legacy_config()
-        except ImportError:
-            config = None
-        sample = MultiHandSequence(config, seed=11, width=W, height=H, fps=30.0, hands=1).frame(240)[0]
+        # a fixed frame: the renderer without its realism additions (its look does not change with them)
+        sample = MultiHandSequence(legacy_config(), seed=11, width=W, height=H, fps=30.0, hands=1).frame(240)[0]
         self.image = np.ascontiguousarray(sample.image, dtype=np.uint8)
         self.K = np.asarray(sample.K, dtype=np.float64)
         self.data = self.image.tobytes()
