@@ -253,7 +253,7 @@ def test_demo_with_two_hands_and_depth(tmp_path: Path):
     out = tmp_path / "demo_out"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
-    args = ["--duration", "6", "--rate", "10", "--hands", "2", "--depth", "--out", str(out), "--no-progress"]
+    args = ["--duration", "12", "--rate", "10", "--hands", "2", "--depth", "--out", str(out), "--no-progress"]
     args += ["--domain-id", str(int(os.environ.get("ROS_DOMAIN_ID", "42")))]
     proc = subprocess.run(
         [sys.executable, "-m", "hand_pose_25d.ros.demo", *args],
