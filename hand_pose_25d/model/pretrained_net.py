@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from ..pretrained.graph_spec import description_from_spec, graph_spec, resize_input
 from .heads import build_head
 from .model_config import ModelConfig
+from .network import make_block
 
 __all__ = [
     "ENCODER_LICENSE",
@@ -96,12 +97,6 @@ def encoder_weights_record(name: str) -> str:
     )
 
 
-def _block(kind: str, cin: int, cout: int) -> nn.Module:
-    from .network import make_block
-
-    return make_block(kind, cin, cout)
-
-
 class _Lateral(nn.Sequential):
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
@@ -151,7 +146,9 @@ class PretrainedHandPoseNet(nn.Module):
         self.with_decoder = probe.produces_maps
         if self.with_decoder:
             self.lateral = nn.ModuleList(_Lateral(ch, c) for ch in enc_ch)
-            self.post = nn.ModuleList(nn.Sequential(*[_block(config.block, c, c) for _ in range(n)]) for _ in enc_ch)
+            self.post = nn.ModuleList(
+                nn.Sequential(*[make_block(config.block, c, c) for _ in range(n)]) for _ in enc_ch
+            )
         self.head = probe
 
     def freeze_encoder(self, stride: int) -> int:

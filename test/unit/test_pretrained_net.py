@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("tflite", reason="the importer needs the 'tflite' package (pip install tflite)")
+
+from mediapipe_wheel_fixture import cached_wheel  # noqa: E402
 
 from hand_pose_25d.model.checkpoint import _plain, build_model, load_checkpoint, save_checkpoint  # noqa: E402
 from hand_pose_25d.model.model_config import ModelConfig  # noqa: E402
@@ -27,7 +28,7 @@ from hand_pose_25d.model.pretrained_net import (  # noqa: E402
 )
 from hand_pose_25d.pretrained import mediapipe_wheel  # noqa: E402
 from hand_pose_25d.pretrained.graph_spec import description_from_spec, graph_spec, resize_input  # noqa: E402
-from hand_pose_25d.pretrained.mediapipe_wheel import MODELS, PretrainedError, find_or_download_wheel  # noqa: E402
+from hand_pose_25d.pretrained.mediapipe_wheel import MODELS, PretrainedError  # noqa: E402
 from hand_pose_25d.pretrained.tflite_reader import read_tflite  # noqa: E402
 from hand_pose_25d.pretrained.tflite_torch import SUPPORTED_OPS, TFLiteModule  # noqa: E402
 from hand_pose_25d.settings import to_dict  # noqa: E402
@@ -36,19 +37,10 @@ REPO = Path(__file__).resolve().parents[2]
 NAMES = [MODELS["hand_landmark_full"].stride_features[s] for s in (4, 8, 16)]
 
 
-def _cached_wheel() -> Optional[Path]:
-    for folder in (mediapipe_wheel.default_cache_dir(), REPO / ".whl"):
-        try:
-            return find_or_download_wheel(Path(folder), download=False)
-        except PretrainedError:
-            continue
-    return None
-
-
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models folder with hand_landmark_full.tflite extracted from the cached wheel."""
-    wheel = _cached_wheel()
+    wheel = cached_wheel()
     if wheel is None:
         pytest.skip("no cached mediapipe 0.10.21 wheel ('hand-pose-25d setup-models' fetches it)")
     out = tmp_path_factory.mktemp("models")

@@ -19,6 +19,8 @@ torch = pytest.importorskip("torch")
 tflite = pytest.importorskip("tflite", reason="the importer needs the 'tflite' package (pip install tflite)")
 flatbuffers = pytest.importorskip("flatbuffers")
 
+from mediapipe_wheel_fixture import cached_wheel  # noqa: E402
+
 from hand_pose_25d.pretrained import mediapipe_wheel  # noqa: E402
 from hand_pose_25d.pretrained.mediapipe_wheel import (  # noqa: E402
     MODELS,
@@ -711,18 +713,9 @@ def test_wheel_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 # (c) the real MediaPipe models, when a wheel is cached
 
 
-def _cached_wheel() -> Optional[Path]:
-    for folder in (str(mediapipe_wheel.default_cache_dir()), str(REPO / ".whl")):
-        try:
-            return find_or_download_wheel(Path(folder), download=False)
-        except PretrainedError:
-            continue
-    return None
-
-
 @pytest.fixture(scope="module")
 def mediapipe_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    wheel = _cached_wheel()
+    wheel = cached_wheel()
     if wheel is None:
         pytest.skip(
             f"no cached mediapipe {mediapipe_wheel.MEDIAPIPE_VERSION} wheel in {mediapipe_wheel.default_cache_dir()} "
