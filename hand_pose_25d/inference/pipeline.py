@@ -71,7 +71,8 @@ class HandPoseResult:
         scale: metres per normalised unit (the 3D length of the reference bone).
         scale_source: 'bone_prior', 'hand_size' or 'depth' (root depth and scale from an aligned depth image).
         crop: the crop box fed to the network on the last pass.
-        valid: True when the 3D pose is usable (reconstruction succeeded and ``score >= min_hand_score``).
+        valid: True when the 3D pose is usable (reconstruction succeeded and ``score`` reaches the crop's threshold:
+            ``min_hand_score``, or the tracker's ``CropRequest.min_score`` for a hand it follows).
         status: 'ok', 'approximate' (noisy 2.5D, least-squares root depth), 'low_score', 'degenerate_bone',
             'behind_camera' or 'nonfinite'.
         root: index of the root keypoint; ``ref_bone`` the (parent, child) reference bone.
@@ -141,10 +142,13 @@ _STATUS_NAMES = {
 
 @dataclass
 class CropRequest:
-    """A crop to run: the box and whether it came from keypoints (tight) or not (full frame / loose ROI)."""
+    """A crop to run: the box, whether it came from keypoints (tight) or not (full frame / loose ROI), and the score
+    its hand needs to be valid (``min_score``; None: ``PipelineConfig.min_hand_score``; a tracker sets a lower one
+    for a hand it already follows, see :attr:`hand_pose_25d.inference.tracking.TrackingConfig.min_score`)."""
 
     box: CropBox
     from_keypoints: bool = False
+    min_score: Optional[float] = None
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
@@ -338,7 +342,8 @@ class HandPoseEstimator:
                 boxes[i] = new_boxes[j]
 
         t = time.perf_counter()
-        results = self._reconstruct(uv, z, kp_scores, right_prob, K, dist_coeffs, boxes)
+        thresholds = [self.config.min_hand_score if r.min_score is None else float(r.min_score) for r in requests]
+        results = self._reconstruct(uv, z, kp_scores, right_prob, K, dist_coeffs, boxes, thresholds)
         if depth is not None:
             if not isinstance(depth, DepthImage):
                 depth = np.asarray(depth)
@@ -460,6 +465,7 @@ class HandPoseEstimator:
         K: np.ndarray,
         dist_coeffs: Optional[Sequence[float]],
         boxes: Sequence[CropBox],
+        thresholds: Optional[Sequence[float]] = None,
     ) -> List[HandPoseResult]:
         mc = self.model_config
         rec = reconstruct_3d(
@@ -480,7 +486,8 @@ class HandPoseEstimator:
             score = float(np.mean(scores[i]))
             valid = bool(rec.valid[i]) and np.isfinite(scale[i])
             status = _STATUS_NAMES[int(rec.status[i])]
-            if valid and score < self.config.min_hand_score:
+            threshold = self.config.min_hand_score if thresholds is None else thresholds[i]
+            if valid and score < threshold:
                 valid, status = False, "low_score"
             xyz = rec.xyz[i] * scale[i] if valid else np.full((mc.num_keypoints, 3), np.nan)
             p_right = float(right[i])

@@ -15,7 +15,7 @@ import pytest
 from hand_pose_25d import geometry as g
 from hand_pose_25d.crop import CropBox
 from hand_pose_25d.inference.contract import Backend
-from hand_pose_25d.inference.pipeline import HandPoseEstimator, check_image
+from hand_pose_25d.inference.pipeline import CropRequest, HandPoseEstimator, check_image
 from hand_pose_25d.inference.pipeline_config import PipelineConfig
 from hand_pose_25d.model.model_config import ModelConfig
 from hand_pose_25d.skeleton import BONES, bone_lengths
@@ -190,6 +190,32 @@ def test_missing_keypoints_and_low_scores_are_invalid_not_nan_results():
     assert r.status == "nonfinite"
     with pytest.raises(ValueError):
         est.estimate(draw_dots(uv), np.zeros((3, 3)), [est.crop_from_keypoints(uv)])
+
+
+def test_a_crop_request_can_lower_the_score_threshold_for_a_tracked_hand():
+    """CropRequest.min_score (the tracker's hysteresis) replaces min_hand_score for that crop only."""
+
+    class Unsure(DotBackend):  # every keypoint found with confidence 0.4
+        def infer(self, crops: np.ndarray):
+            out = super().infer(crops)
+            return {**out, "keypoint_scores": out["keypoint_scores"] * np.float32(0.4)}
+
+    xyz, K, uv = _scene(4)
+    _, z = g.to_2p5d(xyz, K)
+    img = draw_dots(uv)
+    score = HandPoseEstimator(PipelineConfig(refine_iterations=0, min_hand_score=0.0), backend=Unsure(z))
+    s0 = score.estimate(img, K, [score.crop_from_keypoints(uv)])[0].score
+    assert s0 == pytest.approx(0.4)
+    est = HandPoseEstimator(PipelineConfig(refine_iterations=0, min_hand_score=s0 + 0.01), backend=Unsure(z))
+    box = est.crop_from_keypoints(uv).box
+    strict, lowered, raised = est.estimate(
+        img,
+        K,
+        [CropRequest(box, True), CropRequest(box, True, min_score=s0 - 0.01), CropRequest(box, True, min_score=0.99)],
+    )
+    assert not strict.valid and strict.status == "low_score" and np.isnan(strict.xyz).all()
+    assert lowered.valid and np.isfinite(lowered.xyz).all() and lowered.score == pytest.approx(s0)
+    assert not raised.valid and raised.status == "low_score"
 
 
 def test_several_hands_in_one_batch():

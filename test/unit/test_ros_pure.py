@@ -295,9 +295,50 @@ def test_search_box_replaces_the_full_image_until_a_hand_is_followed():
     (p,) = tr.plan(cfg, 640, 480, 1_000_000, None, 1.3, search_box=box)
     assert p.source == "track" and p.request.box == box_from_keypoints(uv, padding=1.3)
     tr.update(cfg, [p], [_result(uv, valid=False)], 1_000_000)  # lost: back to the box
-    assert tr.plan(cfg, 640, 480, 2_000_000, None, 1.3, search_box=box)[0].source == "box"
-    tr.update(cfg, [p], [_result(uv, score=0.1)], 2_000_000)  # valid but below min_score: not followed
+    (p,) = tr.plan(cfg, 640, 480, 2_000_000, None, 1.3, search_box=box)
+    assert p.source == "box"
+    tr.update(cfg, [p], [_result(uv, score=0.1)], 2_000_000)  # a new hand, valid but below min_score: not followed
     assert tr.plan(cfg, 640, 480, 3_000_000, None, 1.3, search_box=box)[0].source == "box"
+
+
+def test_a_followed_hand_needs_only_the_tracking_score():
+    """Hysteresis: track crops ask the pipeline for tracking.min_score, other crops keep min_hand_score."""
+    cfg = TrackingConfig(crop_mode="track", min_score=0.15, redetect_score=0.0)
+    tr = HandTracker()
+    (p,) = tr.plan(cfg, 640, 480, 0, None, 1.3)
+    assert p.source == "full" and p.request.min_score is None  # a new hand: the pipeline's min_hand_score
+    tr.update(cfg, [p], [_result(_hand_uv(300, 200), score=0.5)], 0)
+    (p,) = tr.plan(cfg, 640, 480, 10**8, None, 1.3)
+    assert p.source == "track" and p.request.min_score == 0.15
+    (h,) = tr.update(cfg, [p], [_result(_hand_uv(302, 200), score=0.16)], 10**8)  # valid at 0.16: still followed
+    assert h.track.follow and h.track.track_id == 1
+    (p,) = tr.plan(cfg, 640, 480, 2 * 10**8, None, 1.3)
+    assert p.source == "track"
+
+
+def test_a_weak_track_is_re_detected_and_keeps_its_id():
+    """A followed hand scoring below redetect_score: the detector runs on the next frame and its crop of that hand
+    replaces the track crop; a strong track ignores the detection of its hand."""
+    cfg = TrackingConfig(crop_mode="track", max_hands=1, min_score=0.15, redetect_score=0.3)
+    tr = HandTracker()
+    uv = _hand_uv(300, 200)
+    tr.update(cfg, tr.plan(cfg, 640, 480, 0, None, 1.3), [_result(uv, score=0.5)], 0)
+    assert not tr.wants_detection(cfg, 10**8)  # one strong hand, max_hands 1
+    det = CropBox(296.0, 204.0, 150.0)
+    (p,) = tr.plan(cfg, 640, 480, 10**8, None, 1.3, detections=[det])
+    assert p.source == "track"  # the detection of a strong track is dropped
+    (h,) = tr.update(cfg, [p], [_result(uv, score=0.2)], 10**8)  # weak, kept by hysteresis
+    assert tr.wants_detection(cfg, 2 * 10**8)
+    (p,) = tr.plan(cfg, 640, 480, 2 * 10**8, None, 1.3, detections=[det])
+    assert p.source == "redetect" and p.request.box == det and not p.request.from_keypoints
+    assert p.request.min_score == 0.15 and p.track is h.track
+    (h2,) = tr.update(cfg, [p], [_result(_hand_uv(296, 204), score=0.5)], 2 * 10**8)
+    assert h2.track.track_id == h.track.track_id and h2.track.follow
+    assert not tr.wants_detection(cfg, 3 * 10**8)
+    # a detection of another place is a new hand, not a replacement
+    weak = TrackingConfig(crop_mode="track", max_hands=2, redetect_score=0.6)
+    planned = tr.plan(weak, 640, 480, 3 * 10**8, None, 1.3, detections=[CropBox(100.0, 100.0, 80.0)])
+    assert [q.source for q in planned] == ["track", "detect"]
 
 
 def test_time_going_backwards_drops_tracks():
