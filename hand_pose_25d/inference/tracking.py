@@ -78,7 +78,7 @@ class TrackingConfig:
         description="A hand followed from the previous frame (a track crop) stays valid and tracked while its overall "
         "score is at least this; a new hand (palm detector, ROI, full image) needs pipeline.min_hand_score. Lower "
         "than that (hysteresis, as MediaPipe's min_tracking_confidence): a hand that was found is not dropped when "
-        "its score dips in one frame. 0.15 passes 11 % of random crops of real photos without a hand.",
+        "its score dips in one frame. Most crops of photos without a hand score below 0.15.",
         min=0.0,
         max=1.0,
         dynamic=True,
