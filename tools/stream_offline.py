@@ -23,7 +23,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hand_pose_25d.data.synthetic import MultiHandSequence  # noqa: E402
-from hand_pose_25d.data.synthetic.synthetic_config import SyntheticConfig  # noqa: E402
 from hand_pose_25d.inference.pipeline import HandPoseEstimator  # noqa: E402
 from hand_pose_25d.inference.pipeline_config import PipelineConfig  # noqa: E402
 from hand_pose_25d.inference.tracking import HandTracker, TrackingConfig  # noqa: E402
@@ -43,8 +42,7 @@ def parse_seeds(text: str) -> List[int]:
 
 def run_seed(est: HandPoseEstimator, seed: int, frames: int, rate: float, width: int, height: int) -> Dict[str, Any]:
     """One seed's stream: per frame whether a valid hand was published, its source and score."""
-    # the camera's renderer settings (ros/synthetic_camera.py: no FDA, a training augmentation)
-    seq = MultiHandSequence(SyntheticConfig(fda_prob=0.0), seed=seed, width=width, height=height, fps=rate, hands=1)
+    seq = MultiHandSequence(seed=seed, width=width, height=height, fps=rate, hands=1)
     cfg = TrackingConfig()
     tracker = HandTracker()
     rows = []

@@ -381,7 +381,7 @@ def _good_frame() -> Any:
 
     est = HandPoseEstimator(from_dict(PipelineConfig, {"model": "default", "detector": {"model": "none"}}))
     tried = []
-    for config in (legacy_config(), SyntheticConfig(fda_prob=0.0)):
+    for config in (legacy_config(), SyntheticConfig()):
         seq = MultiHandSequence(config, seed=11, width=W, height=H, fps=30.0, hands=1)
         for index in (240, 120, 180, 300, 360, 60, 420, 480, 540, 0):
             sample = seq.frame(index)[0]

@@ -163,14 +163,8 @@ def _run_node(argv: Optional[List[str]]) -> int:
             super().__init__(NODE_NAME)
             self.cfg: SyntheticCameraConfig = declare_settings(self, SyntheticCameraConfig())
             c = self.cfg
-            from ..data.synthetic.synthetic_config import SyntheticConfig
-
-            # the renderer's defaults without the amplitude-spectrum (FDA) augmentation: that is a training-time
-            # change of a whole image's spectrum, not something a camera does (seed 11 of the demo drew it, and the
-            # palm detector then found its hand in 0 of 20 frames instead of 7)
-            self.seq = MultiHandSequence(
-                SyntheticConfig(fda_prob=0.0), seed=c.seed, width=c.width, height=c.height, fps=c.rate, hands=c.hands
-            )
+            # the renderer's defaults (a stream applies no training augmentation, see SyntheticSequence)
+            self.seq = MultiHandSequence(seed=c.seed, width=c.width, height=c.height, fps=c.rate, hands=c.hands)
             reliability = ReliabilityPolicy.RELIABLE if c.reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT
             qos = QoSProfile(
                 history=HistoryPolicy.KEEP_LAST,

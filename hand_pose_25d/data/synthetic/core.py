@@ -359,7 +359,9 @@ class SyntheticSequence:
     Pose (joint angles), orientation and position follow uniform cubic B-splines through random keyframes every
     1-2 s (the spline stays inside the convex hull of the keyframes, so joint limits hold). Hand shape,
     handedness, camera, background, lighting and degradations are fixed per sequence; sensor noise is drawn per
-    frame. ``frame(t)`` is random access and deterministic for (seed, t).
+    frame. ``frame(t)`` is random access and deterministic for (seed, t). A stream is what a camera sees, so the
+    config's amplitude-spectrum (FDA) setting, a training augmentation of :class:`SyntheticHands` samples, does not
+    apply (with it, the palm detector found the hand of seed 11 in 0 of 20 frames instead of 7).
     """
 
     def __init__(
@@ -404,12 +406,6 @@ class SyntheticSequence:
         self._background, self.background_kind = scene_background(
             np.random.default_rng([self.seed, 0, 1001]), np.random.default_rng([self.seed, 0, 1006]), height, width, cfg
         )
-        # amplitude-spectrum augmentation: one target and band per sequence (a camera's look does not flicker)
-        rf = np.random.default_rng([self.seed, 0, 1007])
-        self._fda: Optional[Tuple[np.ndarray, float, float]] = None
-        if cfg.fda_prob > 0 and rf.random() < cfg.fda_prob:
-            beta, blend = float(rf.uniform(*cfg.fda_beta_range)), float(rf.uniform(*cfg.fda_blend_range))
-            self._fda = (fda_target(rf, cfg), beta, blend)
         u = np.arange(width, dtype=np.float32)[None, :]
         v = np.arange(height, dtype=np.float32)[:, None]
         self._r2 = _radius2(u, v, self.K, width, height)
@@ -463,16 +459,8 @@ class SyntheticSequence:
         scene = self.scene(t_index if pose_index is None else pose_index)
         img = self._background.copy()
         buf = render_layer(scene, self.K, self.width, self.height, img, np.random.default_rng([self.seed, 0, 1003]))
-        img = self._apply_fda(img)
         image = degrade(img, self.degradation, np.random.default_rng([self.seed, int(t_index), 1004]), self._r2)
         return self._sample(scene, image, t_index, depth_image(buf, self.width, self.height, self.wall))
-
-    def _apply_fda(self, img: np.ndarray) -> np.ndarray:
-        if self._fda is None:
-            return img
-        target, beta, blend = self._fda
-        out = fda_transfer(img, target, beta, blend)
-        return np.clip(out, 0.0, 1.0, out=out)
 
     def _sample(self, scene: Any, image: np.ndarray, t_index: int, depth: Optional[np.ndarray] = None) -> HandSample:
         """The :class:`HandSample` of this sequence's hand in ``scene``, shown in ``image``."""
@@ -546,7 +534,6 @@ class MultiHandSequence:
             second = SyntheticSequence(config, seed + 7919, width, height, fps, u_range=(0.15, 0.48), handedness="left")
             second.K, second._r2 = first.K, first._r2
             second._background, second.degradation = first._background, first.degradation
-            second._fda = first._fda
             self.sequences = [first, second]
         first = self.sequences[0]
         self.seed, self.width, self.height, self.fps, self.K = first.seed, width, height, float(fps), first.K
@@ -569,6 +556,5 @@ class MultiHandSequence:
             rng = np.random.default_rng([first.seed, i, 1003])
             buf = render_layer(scenes[i], first.K, self.width, self.height, img, rng)
             depth = np.minimum(depth, depth_image(buf, self.width, self.height, first.wall))
-        img = first._apply_fda(img)
         image = degrade(img, first.degradation, np.random.default_rng([first.seed, int(t_index), 1004]), first._r2)
         return [s._sample(sc, image, t_index, depth) for s, sc in zip(self.sequences, scenes)]
