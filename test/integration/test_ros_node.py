@@ -93,22 +93,15 @@ def ros_runtime() -> None:
         pytest.skip(reason)
 
 
-def child_env(log_dir: Path) -> Dict[str, str]:
-    """Environment of the child processes: this process's random domain, localhost only, unbuffered logs."""
-    env = dict(os.environ)
-    env.setdefault("ROS_DOMAIN_ID", "42")
-    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    # _ROS_WHEELS_BOOTSTRAP_COMPLETE: let the child's .pth bootstrapper set LD_LIBRARY_PATH itself
-    for var in ("ROS_LOCALHOST_ONLY", "ROS_STATIC_PEERS", "ROS_NAMESPACE", "_ROS_WHEELS_BOOTSTRAP_COMPLETE"):
-        env.pop(var, None)
-    env.update(
-        PYTHONUNBUFFERED="1",
-        ROS_PYTHON_CHECK_FIELDS="1",
-        RCUTILS_LOGGING_BUFFERED_STREAM="1",
-        RCUTILS_COLORIZED_OUTPUT="0",
-        ROS_LOG_DIR=str(log_dir),
-        OMP_NUM_THREADS="1",
-    )
+def child_env(log_dir: Path, shm: bool = False) -> Dict[str, str]:
+    """Environment of the child processes (:func:`hand_pose_25d.ros.processes.child_env`: this process's random
+    domain, localhost only, unbuffered logs; with ``shm`` the shared-memory transport the README recommends for
+    camera images), plus message field checks and one OpenMP thread."""
+    from hand_pose_25d.ros.processes import child_env as base_env
+
+    profile = REPO / "config" / "fastdds_shm.xml" if shm else None
+    env = base_env(int(os.environ.get("ROS_DOMAIN_ID", "42")), log_dir, profile)
+    env.update(ROS_PYTHON_CHECK_FIELDS="1", OMP_NUM_THREADS="1")
     return env
 
 
@@ -882,10 +875,9 @@ def test_synthetic_camera_stream_end_to_end(probe: Probe, node_a: Proc, stream_m
     from hand_pose_25d_msgs.msg import HandPose
 
     model, is_default = stream_model
-    env = child_env(workdir)
     # the transport the README recommends for camera images (Fast DDS's default one drops most 640x480 frames sent
     # best effort: the node received 4 of 10 per second here)
-    env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(REPO / "config" / "fastdds_shm.xml")
+    env = child_env(workdir, shm=True)
     # the node first, then the camera: the answers are to the stream's first frames, the same every run
     node = Proc(  # as shipped: the default palm detector (when set up) and temporal smoothing
         node_command(f"pipeline.model:={model}", "output.diagnostics_period:=2.0", ns="/b", mechanics=()),
