@@ -376,7 +376,7 @@ PHOTO_CONVENTIONS: Dict[str, str] = {
     "by the model's crop_padding: HandPoseEstimator.crop_from_keypoints), one pass, no refinement, no score "
     "threshold (as the other eval sets)",
     "whole": "the whole photo as 'hand-pose-25d predict' runs it without --box: the palm detector (up to max_hands), "
-    "then the pose network on each detection with the pipeline's refinement and score threshold, duplicates "
+    "then the pose network on each detection with the pipeline's settings (refinement, score threshold), duplicates "
     "removed by the tracker; each labelled hand is matched, nearest first and one to one, to a published hand "
     "whose keypoint-box centre is within match_max_distance labelled box sides; an unmatched labelled hand is a "
     "miss (its keypoints fail every threshold); detection_rate = matched / labelled hands (a hand the pipeline "

@@ -8,6 +8,10 @@ default tracking settings, every frame, no transport). Prints one line per seed:
 
     .venv/bin/python tools/stream_offline.py --seeds 0-21 --frames 45
     .venv/bin/python tools/stream_offline.py --seeds 4,11 --frames 200 --json stream.json
+    .venv/bin/python tools/stream_offline.py --set pipeline.refine_iterations=0 --set tracking.min_score=0.3
+
+``--set KEY=VALUE`` (repeatable; VALUE in YAML) overrides a node setting (``pipeline.*``, ``tracking.*``: the names
+of the node's parameters).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from hand_pose_25d.data.synthetic import MultiHandSequence  # noqa: E402
 from hand_pose_25d.inference.pipeline import HandPoseEstimator  # noqa: E402
 from hand_pose_25d.inference.pipeline_config import PipelineConfig  # noqa: E402
 from hand_pose_25d.inference.tracking import HandTracker, TrackingConfig  # noqa: E402
+from hand_pose_25d.settings import replace_flat  # noqa: E402
 
 
 def parse_seeds(text: str) -> List[int]:
@@ -40,10 +45,11 @@ def parse_seeds(text: str) -> List[int]:
     return out
 
 
-def run_seed(est: HandPoseEstimator, seed: int, frames: int, rate: float, width: int, height: int) -> Dict[str, Any]:
+def run_seed(
+    est: HandPoseEstimator, cfg: TrackingConfig, seed: int, frames: int, rate: float, width: int, height: int
+) -> Dict[str, Any]:
     """One seed's stream: per frame whether a valid hand was published, its source and score."""
     seq = MultiHandSequence(seed=seed, width=width, height=height, fps=rate, hands=1)
-    cfg = TrackingConfig()
     tracker = HandTracker()
     rows = []
     for t in range(frames):
@@ -82,15 +88,27 @@ def main(argv: Any = None) -> int:
     ap.add_argument("--rate", type=float, default=10.0, help="camera rate in Hz (default %(default)s)")
     ap.add_argument("--model", default="default", help="pose model (default: the shipped one)")
     ap.add_argument("--detector", default="default", help="palm detector: 'default', 'none' or a file")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--json", type=Path, help="write every frame's record here")
     args = ap.parse_args(argv)
-    cfg = PipelineConfig(model=args.model)
-    cfg.detector.model = args.detector
-    est = HandPoseEstimator(cfg)
+    import yaml
+
+    updates: Dict[str, Dict[str, Any]] = {
+        "pipeline": {"model": args.model, "detector.model": args.detector},
+        "tracking": {},
+    }
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        section, _, name = key.strip().partition(".")
+        if not sep or section not in updates or not name:
+            raise SystemExit(f"--set expects pipeline.KEY=VALUE or tracking.KEY=VALUE, got {item!r}")
+        updates[section][name] = yaml.safe_load(value)
+    est = HandPoseEstimator(replace_flat(PipelineConfig(), updates["pipeline"]))
+    tracking = replace_flat(TrackingConfig(), updates["tracking"])
     print(f"{est.detector_status}; model {args.model}")
     results = []
     for seed in parse_seeds(args.seeds):
-        r = run_seed(est, seed, args.frames, args.rate, 640, 480)
+        r = run_seed(est, tracking, seed, args.frames, args.rate, 640, 480)
         results.append(r)
         print(f"seed {seed:3d} {r['pattern']} {r['with_hand']}/{r['frames']}", flush=True)
     total = sum(r["with_hand"] for r in results)

@@ -15,8 +15,8 @@ named ``frame_000000``...
 Crops: with ``--box x,y,w,h`` (top-left corner and size in pixels) the hand is looked for in that box; without it
 the palm detector finds the hands (up to ``--max-hands``, default 2) in the whole image, and an image where it finds
 none reports none (``--detector none``, or no detector made by ``hand-pose-25d setup-models``: the whole image is
-searched by the pose network instead). Box, detection and whole-image crops are refined by a second pass around the
-keypoints found. In a video the crops follow the hands (:class:`hand_pose_25d.inference.tracking.HandTracker`, the
+searched by the pose network instead). Box and whole-image crops are refined by a second pass around the
+keypoints found; detection crops, already turned to the hand, are not (``pipeline.refine_detections``). In a video the crops follow the hands (:class:`hand_pose_25d.inference.tracking.HandTracker`, the
 node's tracker): while a hand of the previous frame is valid (and scored at least ``--track-min-score``) the next
 crop is built from its keypoints (one pass), and the detector runs again while fewer than ``--max-hands`` hands
 are followed (``--no-track``: every frame on its own). Images of a folder are independent.

@@ -142,13 +142,16 @@ _STATUS_NAMES = {
 
 @dataclass
 class CropRequest:
-    """A crop to run: the box, whether it came from keypoints (tight) or not (full frame / loose ROI), and the score
+    """A crop to run: the box, whether it came from keypoints (tight) or not (full frame / loose ROI), the score
     its hand needs to be valid (``min_score``; None: ``PipelineConfig.min_hand_score``; a tracker sets a lower one
-    for a hand it already follows, see :attr:`hand_pose_25d.inference.tracking.TrackingConfig.min_score`)."""
+    for a hand it already follows, see :attr:`hand_pose_25d.inference.tracking.TrackingConfig.min_score`), and
+    whether it is a palm detector's crop (``detected``: turned to the hand, refined only with
+    ``PipelineConfig.refine_detections``)."""
 
     box: CropBox
     from_keypoints: bool = False
     min_score: Optional[float] = None
+    detected: bool = False
 
 
 def check_image(image: np.ndarray) -> np.ndarray:
@@ -329,7 +332,9 @@ class HandPoseEstimator:
             redo = [
                 i
                 for i, r in enumerate(requests)
-                if (not r.from_keypoints or not self.config.refine_full_frame_only) and np.isfinite(uv[i]).all()
+                if (not r.from_keypoints or not self.config.refine_full_frame_only)
+                and (not r.detected or self.config.refine_detections)
+                and np.isfinite(uv[i]).all()
             ]
             if not redo:
                 break

@@ -11,8 +11,8 @@ Per frame, :meth:`HandTracker.plan` chooses the crops the network sees (``tracki
 * ``track``: as ``auto`` but ROIs are ignored;
 * ``full``: always the full image.
 
-ROI, detection and full-image crops are "loose" (the pipeline refines them with ``refine_iterations``); track crops
-are tight. After inference, :meth:`HandTracker.update` gives every valid hand a track: the track whose previous
+ROI and full-image crops are "loose" (the pipeline refines them with ``refine_iterations``); detection crops are
+turned to the hand by the palm detector (refined only with ``refine_detections``); track crops are tight. After inference, :meth:`HandTracker.update` gives every valid hand a track: the track whose previous
 keypoint box overlaps the new one (intersection over union >= ``min_iou``) keeps its id, otherwise a new id
 is issued. A track survives into the next frame only if its hand was valid there: a hand followed with a track
 crop needs a score of ``min_score`` (:attr:`CropRequest.min_score`, lower than the pipeline's ``min_hand_score``
@@ -298,12 +298,12 @@ class HandTracker:
             for det in detections:
                 same = [i for i, p in enumerate(planned) if _same_hand(det, p)]
                 if not same:
-                    planned.append(PlannedCrop(CropRequest(det, from_keypoints=False), "detect"))
+                    planned.append(PlannedCrop(CropRequest(det, from_keypoints=False, detected=True), "detect"))
                     continue
                 i = same[0]
                 if planned[i].source == "track" and planned[i].track.score < cfg.redetect_score:
                     # a weak track: the detection's crop replaces the one from its (possibly drifted) keypoints
-                    req = CropRequest(det, from_keypoints=False, min_score=cfg.min_score)
+                    req = CropRequest(det, from_keypoints=False, min_score=cfg.min_score, detected=True)
                     planned[i] = PlannedCrop(req, "redetect", planned[i].track)
         if not planned and (detections is None or cfg.full_frame_fallback):
             planned = [full]

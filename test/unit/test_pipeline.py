@@ -218,6 +218,24 @@ def test_a_crop_request_can_lower_the_score_threshold_for_a_tracked_hand():
     assert not raised.valid and raised.status == "low_score"
 
 
+def test_detection_crops_are_refined_only_when_asked():
+    """A palm detector's crop (turned to the hand) gets one pass unless refine_detections; a loose ROI gets two."""
+    xyz, K, uv = _scene(6)
+    _, z = g.to_2p5d(xyz, K)
+    img = draw_dots(uv)
+    for refine_detections, passes in ((False, [1]), (True, [1, 1])):
+        be = DotBackend(z)
+        cfg = PipelineConfig(refine_iterations=1, min_hand_score=0.0, refine_detections=refine_detections)
+        est = HandPoseEstimator(cfg, backend=be)
+        loose = est.crop_from_roi(*uv.min(0), *(uv.max(0) - uv.min(0)))
+        (r,) = est.estimate(img, K, [CropRequest(loose.box, from_keypoints=False, detected=True)])
+        assert be.calls == passes and r.valid
+        assert r.crop == loose.box if not refine_detections else r.crop != loose.box
+        be.calls.clear()
+        est.estimate(img, K, [loose])
+        assert be.calls == [1, 1]  # an ROI is refined either way
+
+
 def test_several_hands_in_one_batch():
     xyz, K, uv = _scene(11)
     _, z = g.to_2p5d(xyz, K)
