@@ -53,13 +53,13 @@ DEFAULT_MODEL = REPO / "hand_pose_25d" / "models" / "default.onnx"
 #: Stated accuracy of the shipped pipeline (default model, palm detector, smoothing) on the synthetic camera stream
 #: of seed STREAM_SEED, 10 Hz, its first 4 s, over the shared-memory transport: the fraction of answers with a hand,
 #: and the median over frames of the mean keypoint error (root-relative with the bone-prior scale; camera frame).
-#: Measured (3 runs, 2026-12-03): a hand in 35-39 of 40 answers, 31.6-33.4 mm root-relative, 36.9-44.2 mm in the
-#: camera frame; the bounds leave margin for a loaded machine. Seed 4 is a sequence the shipped pipeline follows
-#: offline (``tools/stream_offline.py --seeds 4``: 40 of its first 45 frames); other seeds are harder (seed 11, the
-#: demo's: 15 of 45): the demo reports those rates, this test checks that the node over ROS gives what the pipeline
-#: gives.
-STREAM_SEED = 4
-MIN_FOUND, MAX_REL_ERROR_M, MAX_ABS_ERROR_M = 0.6, 0.050, 0.090
+#: Measured (3 runs, 2026-12-03, 18:30 UTC): a hand in 40 of 40 answers, 22.6-34.0 mm root-relative, 45.9-68.7 mm
+#: in the camera frame; the bounds leave margin for a loaded machine. Seed 9 is a sequence the shipped pipeline
+#: follows offline (``tools/stream_offline.py --seeds 9``: 45 of its first 45 frames, with and without the tracking
+#: and refinement changes of that day); other seeds are harder (seed 11, the demo's: 13 of 45): the demo reports
+#: those rates, this test checks that the node over ROS gives what the pipeline gives.
+STREAM_SEED = 9
+MIN_FOUND, MAX_REL_ERROR_M, MAX_ABS_ERROR_M = 0.75, 0.050, 0.100
 START_TIMEOUT_S = 30.0
 ANSWER_TIMEOUT_S = 10.0
 
