@@ -1008,15 +1008,15 @@ def test_without_its_default_detector_the_node_starts_and_says_so(ros_runtime, w
     env = dict(child_env(workdir), HAND_POSE_25D_MODELS=str(tmp_path / "no_models"))
     cmd = node_command(f"pipeline.model:={ros_runtime_model(workdir)}", mechanics=("smoothing.enabled:=false",))
     proc = Proc(cmd, workdir / "node_no_detector.log", env)
+    warning = r"\[WARN\].*no palm detector at .*no_models.*hand-pose-25d setup-models"
     try:
-        t0 = time.monotonic()
-        while "ready: " not in proc.log() and time.monotonic() - t0 < START_TIMEOUT_S and proc.p.poll() is None:
-            time.sleep(0.1)
+        ready = proc.wait_log(r"\bready: ", START_TIMEOUT_S)
+        warned = proc.wait_log(warning, 5.0)  # logged just after the ready line
         log = proc.log()
     finally:
         proc.stop()
-    assert "ready: " in log, log
-    assert re.search(r"\[WARN\].*no palm detector at .*no_models.*hand-pose-25d setup-models", log), log
+    assert ready, log
+    assert warned, log
 
 
 def test_an_aligned_depth_image_places_the_hand_and_a_bad_one_falls_back(probe: Probe, const_model, workdir: Path):
