@@ -16,10 +16,12 @@ Crops: with ``--box x,y,w,h`` (top-left corner and size in pixels) the hand is l
 the palm detector finds the hands (up to ``--max-hands``, default 2) in the whole image, and an image where it finds
 none reports none (``--detector none``, or no detector made by ``hand-pose-25d setup-models``: the whole image is
 searched by the pose network instead). Box and whole-image crops are refined by a second pass around the
-keypoints found; detection crops, already turned to the hand, are not (``pipeline.refine_detections``). In a video the crops follow the hands (:class:`hand_pose_25d.inference.tracking.HandTracker`, the
-node's tracker): while a hand of the previous frame is valid (and scored at least ``--track-min-score``) the next
-crop is built from its keypoints (one pass), and the detector runs again while fewer than ``--max-hands`` hands
-are followed (``--no-track``: every frame on its own). Images of a folder are independent.
+keypoints found; detection crops, already turned to the hand, are not (``pipeline.refine_detections``). In a video
+the crops follow the hands (:class:`hand_pose_25d.inference.tracking.HandTracker`, the node's tracker): while a
+hand of the previous frame is valid the next crop is built from its keypoints (one pass; a followed hand stays
+valid down to ``--track-min-score``, a new one needs ``--min-score``), and the detector runs again while fewer
+than ``--max-hands`` hands are followed or after a followed hand's score dropped (``--no-track``: every frame on
+its own). Images of a folder are independent.
 
 Camera: ``--camera-info`` is required (metric 3D needs the intrinsics): a ROS camera_calibration YAML
 (:mod:`hand_pose_25d.camera`). An image whose size differs from the calibrated one is an ERROR (its
@@ -49,6 +51,7 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpe
 def add_parser(sub) -> None:
     from ..inference.contract import BACKENDS
     from ..inference.pipeline_config import TTA_MODES
+    from ..inference.tracking import TrackingConfig
 
     p = sub.add_parser(
         "predict",
@@ -94,8 +97,9 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--track-min-score",
         type=float,
-        default=0.3,
-        help="video: follow a hand into the next frame only if its score is at least this",
+        default=TrackingConfig().min_score,
+        help="video: a hand followed from the previous frame stays valid down to this score (tracking.min_score; a "
+        "new hand needs --min-score; default %(default)s)",
     )
     p.add_argument("--min-score", type=float, default=None, help="hands scored below this are invalid (default 0.25)")
     p.add_argument(
