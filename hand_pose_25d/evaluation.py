@@ -415,11 +415,9 @@ def whole_image_hands(
     """
     from .inference.tracking import HandTracker, TrackingConfig
 
-    h, w = image.shape[:2]
     cfg = TrackingConfig(crop_mode="track", max_hands=int(max_hands), full_frame_fallback=est.detector is None)
     tracker = HandTracker()
-    detections = est.detect_crops(image, cfg.max_hands) if est.detector is not None else None
-    planned = tracker.plan(cfg, w, h, 0, None, est.model_config.crop_padding, None, detections=detections)
+    planned, detections = tracker.plan_frame(cfg, est, image, 0)  # a fresh tracker: the detector runs
     results = est.estimate(image, K, [p.request for p in planned]) if planned else []
     return [t.result for t in tracker.update(cfg, planned, results, 0)], detections
 

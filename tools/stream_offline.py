@@ -55,8 +55,7 @@ def run_seed(
     for t in range(frames):
         sample = seq.frame(t)[0]
         stamp = int(round(t * 1e9 / rate))
-        dets = est.detect_crops(sample.image, cfg.max_hands) if tracker.wants_detection(cfg, stamp) else None
-        planned = tracker.plan(cfg, width, height, stamp, None, est.model_config.crop_padding, None, detections=dets)
+        planned, dets = tracker.plan_frame(cfg, est, sample.image, stamp)
         results = est.estimate(sample.image, sample.K, [p.request for p in planned]) if planned else []
         hands = tracker.update(cfg, planned, results, stamp)
         err = float(np.linalg.norm(hands[0].result.uv - sample.uv, axis=1).mean()) if hands else None
@@ -103,8 +102,12 @@ def main(argv: Any = None) -> int:
         if not sep or section not in updates or not name:
             raise SystemExit(f"--set expects pipeline.KEY=VALUE or tracking.KEY=VALUE, got {item!r}")
         updates[section][name] = yaml.safe_load(value)
-    est = HandPoseEstimator(replace_flat(PipelineConfig(), updates["pipeline"]))
-    tracking = replace_flat(TrackingConfig(), updates["tracking"])
+    try:
+        pipeline = replace_flat(PipelineConfig(), updates["pipeline"])
+        tracking = replace_flat(TrackingConfig(), updates["tracking"])
+    except ValueError as exc:
+        raise SystemExit(f"--set: {exc}") from None
+    est = HandPoseEstimator(pipeline)
     print(f"{est.detector_status}; model {args.model}")
     results = []
     for seed in parse_seeds(args.seeds):

@@ -271,13 +271,9 @@ class Predictor:
         if not track:
             self.tracker.reset()
         stamp_ns = int(frame_index) * 1_000_000  # frame order is all the tracker needs (1 ms a frame)
-        padding = self.est.model_config.crop_padding
         search = self.search_box(w, h)
         t = time.perf_counter()
-        detections = None
-        if search is None and self.use_detector and self.tracker.wants_detection(self.tracking, stamp_ns):
-            detections = self.est.detect_crops(image, self.tracking.max_hands)
-        planned = self.tracker.plan(self.tracking, w, h, stamp_ns, None, padding, search, detections=detections)
+        planned, detections = self.tracker.plan_frame(self.tracking, self.est, image, stamp_ns, search_box=search)
         results = self.est.estimate(image, K, [p.request for p in planned], dist_coeffs=dist) if planned else []
         total = (time.perf_counter() - t) * 1000.0
         tracked = {id(th.result) for th in self.tracker.update(self.tracking, planned, results, stamp_ns)}

@@ -470,7 +470,7 @@ class HandPoseEstimator:
         K: np.ndarray,
         dist_coeffs: Optional[Sequence[float]],
         boxes: Sequence[CropBox],
-        thresholds: Optional[Sequence[float]] = None,
+        thresholds: Sequence[float],
     ) -> List[HandPoseResult]:
         mc = self.model_config
         rec = reconstruct_3d(
@@ -491,8 +491,7 @@ class HandPoseEstimator:
             score = float(np.mean(scores[i]))
             valid = bool(rec.valid[i]) and np.isfinite(scale[i])
             status = _STATUS_NAMES[int(rec.status[i])]
-            threshold = self.config.min_hand_score if thresholds is None else thresholds[i]
-            if valid and score < threshold:
+            if valid and score < thresholds[i]:
                 valid, status = False, "low_score"
             xyz = rec.xyz[i] * scale[i] if valid else np.full((mc.num_keypoints, 3), np.nan)
             p_right = float(right[i])

@@ -12,19 +12,20 @@ Per frame, :meth:`HandTracker.plan` chooses the crops the network sees (``tracki
 * ``full``: always the full image.
 
 ROI and full-image crops are "loose" (the pipeline refines them with ``refine_iterations``); detection crops are
-turned to the hand by the palm detector (refined only with ``refine_detections``); track crops are tight. After inference, :meth:`HandTracker.update` gives every valid hand a track: the track whose previous
-keypoint box overlaps the new one (intersection over union >= ``min_iou``) keeps its id, otherwise a new id
-is issued. A track survives into the next frame only if its hand was valid there: a hand followed with a track
-crop needs a score of ``min_score`` (:attr:`CropRequest.min_score`, lower than the pipeline's ``min_hand_score``
-that a new hand needs: hysteresis); a new hand below ``min_score`` is published but not followed; tracks whose
-last valid hand is older than ``timeout`` seconds (by image stamp) or whose image stamps go backwards are dropped. Each track also holds a *slot* (0, 1, ...), kept
-for the track's lifetime, which names its TF frames.
+turned to the hand by the palm detector (refined only with ``refine_detections``); track crops are tight. After
+inference, :meth:`HandTracker.update` gives every valid hand a track: the track whose previous keypoint box
+overlaps the new one (intersection over union >= ``min_iou``) keeps its id, otherwise a new id is issued. A track
+survives into the next frame only if its hand was valid there: a hand followed with a track crop needs a score of
+``min_score`` (:attr:`CropRequest.min_score`, lower than the pipeline's ``min_hand_score`` that a new hand needs:
+hysteresis); a new hand below ``min_score`` is published but not followed; tracks whose last valid hand is older
+than ``timeout`` seconds (by image stamp) or whose image stamps go backwards are dropped.
+Each track also holds a *slot* (0, 1, ...), kept for the track's lifetime, which names its TF frames.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -309,6 +310,28 @@ class HandTracker:
             planned = [full]
         return planned[: cfg.max_hands]
 
+    def plan_frame(
+        self,
+        cfg: TrackingConfig,
+        estimator: Any,
+        image: np.ndarray,
+        stamp_ns: int,
+        roi: Optional[Box] = None,
+        search_box: Optional[Box] = None,
+    ) -> Tuple[List[PlannedCrop], Optional[List[CropBox]]]:
+        """:meth:`plan` for ``image`` (H, W, 3), with ``estimator``'s palm detector run first when
+        :meth:`wants_detection` (never without a detector or with a ``search_box``: that box is where to look).
+
+        Returns:
+            (the planned crops, the detections: None where the detector did not run).
+        """
+        h, w = image.shape[:2]
+        detections = None
+        if estimator.detector is not None and search_box is None and self.wants_detection(cfg, stamp_ns, roi):
+            detections = estimator.detect_crops(image, cfg.max_hands)
+        padding = estimator.model_config.crop_padding
+        return self.plan(cfg, w, h, stamp_ns, roi, padding, search_box, detections=detections), detections
+
     def wants_detection(self, cfg: TrackingConfig, stamp_ns: int, roi: Optional[Box] = None) -> bool:
         """Whether the palm detector should run on the frame stamped ``stamp_ns`` (before :meth:`plan`).
 
@@ -366,7 +389,7 @@ class HandTracker:
                 candidates = [t for t in self.tracks if t not in claimed and box_iou(box, t.box) >= cfg.min_iou]
                 old = max(candidates, key=lambda t: box_iou(box, t.box), default=None)
             score = float(res.score)
-            follow = planned[i].source in ("track", "redetect") or float(res.score) >= cfg.min_score
+            follow = score >= cfg.min_score  # a track crop's valid hand always is (its threshold is min_score)
             if old is not None:
                 claimed.append(old)
                 track = Track(

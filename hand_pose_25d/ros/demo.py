@@ -44,7 +44,7 @@ from ..bench.stats import latency_stats
 from ..fileio import write_json
 from ..inference.contract import BACKENDS
 from ..skeleton import BONES, keypoint_colors
-from .processes import Proc, child_env, config_file
+from .processes import Proc, child_env, config_file, ros_command
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # hand_pose_25d/
 START_TIMEOUT_S = 90.0
@@ -732,26 +732,18 @@ def run(args: argparse.Namespace) -> int:
         "-p",
         f"depth.enabled:={'true' if args.depth else 'false'}",
     ]
-    cam_cmd = [
-        sys.executable,
-        "-m",
+    cam_cmd = ros_command(
         "hand_pose_25d.ros.synthetic_camera",
-        "--ros-args",
-        "-p",
-        f"rate:={args.rate}",
-        "-p",
-        f"seed:={args.seed}",
-        "-p",
-        f"width:={args.width}",
-        "-p",
-        f"height:={args.height}",
-        "-p",
-        f"hands:={args.hands}",
-        "-p",
-        f"publish_depth:={'true' if args.depth else 'false'}",
-        "-p",
-        f"static_frame:={-1 if args.static is None else args.static}",
-    ]
+        {
+            "rate": args.rate,
+            "seed": args.seed,
+            "width": args.width,
+            "height": args.height,
+            "hands": args.hands,
+            "publish_depth": bool(args.depth),
+            "static_frame": -1 if args.static is None else args.static,
+        },
+    )
 
     print(
         f"demo: ROS_DOMAIN_ID={domain}, model {model}, backend {args.backend}, "

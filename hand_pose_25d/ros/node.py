@@ -411,13 +411,9 @@ class HandPoseNode(Node):
                 self._warn("roi", f"roi {self._roi[:4]} lies outside the {w}x{h} image: ignored")
         t0 = time.perf_counter()
         self.estimator.config = cfg.pipeline  # dynamic thresholds (only this thread uses the estimator)
-        detections = None
-        if self.estimator.detector is not None and self.tracker.wants_detection(cfg.tracking, stamp_ns, roi):
-            detections = self.estimator.detect_crops(image, cfg.tracking.max_hands)
+        planned, detections = self.tracker.plan_frame(cfg.tracking, self.estimator, image, stamp_ns, roi)
+        if detections is not None:
             self.stats.count("detector_runs")
-        planned = self.tracker.plan(
-            cfg.tracking, w, h, stamp_ns, roi, self.estimator.model_config.crop_padding, detections=detections
-        )
         if not planned and detections is None:
             self.stats.count("skipped")  # nothing to look at ('roi' mode without an ROI)
             return

@@ -15,9 +15,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
-__all__ = ["Proc", "REPO", "STOP_TIMEOUT_S", "child_env", "config_dirs", "config_file"]
+__all__ = ["Proc", "REPO", "STOP_TIMEOUT_S", "child_env", "config_dirs", "config_file", "ros_command"]
 
 #: The source tree (the working directory of the children).
 REPO = Path(__file__).resolve().parents[2]
@@ -55,6 +55,15 @@ def config_file(name: str) -> Optional[Path]:
         if (d / name).is_file():
             return d / name
     return None
+
+
+def ros_command(module: str, params: Optional[Mapping[str, Any]] = None, *, ns: Optional[str] = None) -> List[str]:
+    """``python -m <module> --ros-args -p name:=value ... [-r __ns:=ns]`` (bools as ``true`` / ``false``)."""
+    cmd = [sys.executable, "-m", module, "--ros-args"]
+    for name, value in (params or {}).items():
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        cmd += ["-p", f"{name}:={text}"]
+    return cmd + (["-r", f"__ns:={ns}"] if ns else [])
 
 
 def child_env(

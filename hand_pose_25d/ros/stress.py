@@ -64,7 +64,7 @@ import numpy as np
 from ..bench.stats import latency_stats
 from ..detection.palm_detector import default_detector_path
 from .demo import parse_node_stats
-from .processes import STOP_TIMEOUT_S, Proc, child_env, config_dirs, config_file
+from .processes import STOP_TIMEOUT_S, Proc, child_env, config_dirs, config_file, ros_command
 
 #: ``config/hand_pose.yaml`` and ``config/fastdds_shm.xml`` of the source tree or the installed share (None: not
 #: found; the run then stops at once saying where it looked).
@@ -1617,18 +1617,9 @@ class Stress:
             )
         )
         # the camera is SIGKILLed and restarted
-        cam_cmd = [
-            sys.executable,
-            "-m",
-            "hand_pose_25d.ros.synthetic_camera",
-            "--ros-args",
-            "-p",
-            "rate:=10.0",
-            "-p",
-            "seed:=11",
-            "-p",
-            "frame_id:=stress_cam",
-        ]
+        cam_cmd = ros_command(
+            "hand_pose_25d.ros.synthetic_camera", {"rate": 10.0, "seed": 11, "frame_id": "stress_cam"}
+        )
         cam = self.start("synthetic_camera_1", cam_cmd)
         n_first = len(
             wait_for(lambda: len(p.frame_answers("", "stress_cam")) >= 5 and p.frame_answers("", "stress_cam"), 90.0)

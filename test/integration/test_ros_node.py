@@ -43,6 +43,8 @@ import pytest
 from hand_pose_25d.crop import CropBox, crop_matrix, invert_affine, transform_points
 from hand_pose_25d.geometry import project, to_2p5d
 from hand_pose_25d.model.model_config import ModelConfig
+from hand_pose_25d.ros.processes import child_env as base_env
+from hand_pose_25d.ros.processes import ros_command
 from hand_pose_25d.skeleton import FINGERS, KEYPOINT_NAMES
 
 pytestmark = pytest.mark.ros
@@ -97,8 +99,6 @@ def child_env(log_dir: Path, shm: bool = False) -> Dict[str, str]:
     """Environment of the child processes (:func:`hand_pose_25d.ros.processes.child_env`: this process's random
     domain, localhost only, unbuffered logs; with ``shm`` the shared-memory transport the README recommends for
     camera images), plus message field checks and one OpenMP thread."""
-    from hand_pose_25d.ros.processes import child_env as base_env
-
     profile = REPO / "config" / "fastdds_shm.xml" if shm else None
     env = base_env(int(os.environ.get("ROS_DOMAIN_ID", "42")), log_dir, profile)
     env.update(ROS_PYTHON_CHECK_FIELDS="1", OMP_NUM_THREADS="1")
@@ -888,18 +888,7 @@ def test_synthetic_camera_stream_end_to_end(probe: Probe, node_a: Proc, stream_m
     try:
         assert node.wait_log(r"\bready: ", START_TIMEOUT_S), node.log()[-3000:]
         cam = Proc(
-            [
-                sys.executable,
-                "-m",
-                "hand_pose_25d.ros.synthetic_camera",
-                "--ros-args",
-                "-p",
-                "rate:=10.0",
-                "-p",
-                f"seed:={STREAM_SEED}",
-                "-r",
-                "__ns:=/b",
-            ],
+            ros_command("hand_pose_25d.ros.synthetic_camera", {"rate": 10.0, "seed": STREAM_SEED}, ns="/b"),
             workdir / "camera.log",
             env,
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -314,6 +315,31 @@ def test_a_followed_hand_needs_only_the_tracking_score():
     assert h.track.follow and h.track.track_id == 1
     (p,) = tr.plan(cfg, 640, 480, 2 * 10**8, None, 1.3)
     assert p.source == "track"
+
+
+def test_plan_frame_runs_the_detector_only_when_wanted():
+    """plan_frame: the estimator's detector runs when wants_detection says so, never without one or with a box."""
+
+    class Est:
+        model_config = types.SimpleNamespace(crop_padding=1.3)
+
+        def __init__(self, detector: bool) -> None:
+            self.detector = object() if detector else None
+            self.calls = 0
+
+        def detect_crops(self, image, max_hands):
+            self.calls += 1
+            return [CropBox(300.0, 200.0, 120.0)]
+
+    image = np.zeros((480, 640, 3), np.uint8)
+    cfg = TrackingConfig(crop_mode="track")
+    est = Est(detector=True)
+    planned, dets = HandTracker().plan_frame(cfg, est, image, 0)
+    assert est.calls == 1 and dets == [CropBox(300.0, 200.0, 120.0)] and [p.source for p in planned] == ["detect"]
+    planned, dets = HandTracker().plan_frame(cfg, est, image, 0, search_box=(10.0, 10.0, 90.0, 90.0))
+    assert est.calls == 1 and dets is None and [p.source for p in planned] == ["box"]
+    planned, dets = HandTracker().plan_frame(cfg, Est(detector=False), image, 0)
+    assert dets is None and [p.source for p in planned] == ["full"]
 
 
 def test_a_weak_track_is_re_detected_and_keeps_its_id():
@@ -697,6 +723,15 @@ def test_child_env_is_one_private_loopback_domain_with_the_shm_profile(monkeypat
     )
     monkeypatch.delenv("FASTDDS_DEFAULT_PROFILES_FILE")
     assert "FASTDDS_DEFAULT_PROFILES_FILE" not in child_env(17, tmp_path, None)
+
+
+def test_ros_command_writes_parameters_and_namespace():
+    from hand_pose_25d.ros.processes import ros_command
+
+    cmd = ros_command("hand_pose_25d.ros.synthetic_camera", {"rate": 10.0, "publish_depth": False, "seed": 9}, ns="/b")
+    assert cmd[1:4] == ["-m", "hand_pose_25d.ros.synthetic_camera", "--ros-args"]
+    assert cmd[4:] == ["-p", "rate:=10.0", "-p", "publish_depth:=false", "-p", "seed:=9", "-r", "__ns:=/b"]
+    assert ros_command("m") == [cmd[0], "-m", "m", "--ros-args"]
 
 
 def test_config_files_are_found_in_the_source_tree_or_said_missing(monkeypatch, capsys):
