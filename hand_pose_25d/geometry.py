@@ -25,6 +25,8 @@ or non-finite ``K``, bad ``root``/``ref_bone`` indices) raise ``ValueError``.
 from __future__ import annotations
 
 import enum
+import math
+from functools import lru_cache
 from typing import Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
@@ -100,6 +102,15 @@ def validate_intrinsics(K: np.ndarray) -> np.ndarray:
             (for example the all-zero K of an uncalibrated ``camera_info``).
     """
     K = np.asarray(K, dtype=np.float64)
+    if K.shape == (3, 3):  # the per-frame case, checked on Python floats (numpy's reductions cost ~10x on 9 values)
+        (k00, k01, _), (k10, k11, _), (k20, k21, k22) = K.tolist()
+        if not all(math.isfinite(v) for row in K.tolist() for v in row):
+            raise ValueError("intrinsics K contain NaN or infinite values")
+        if abs(k20) > 1e-8 or abs(k21) > 1e-8 or abs(k22 - 1.0) > 1e-8 + 1e-5:
+            raise ValueError("intrinsics K must have last row (0, 0, 1) (is the camera calibrated?)")
+        if abs(k00 * k11 - k01 * k10) < 1e-12:
+            raise ValueError("intrinsics K are singular (focal lengths zero?): the camera is not calibrated")
+        return K
     if K.shape[-2:] != (3, 3):
         raise ValueError(f"intrinsics K must have shape (3, 3) or (..., 3, 3), got {K.shape}")
     if not np.all(np.isfinite(K)):
@@ -144,10 +155,17 @@ def pixels_to_normalized(uv: np.ndarray, K: np.ndarray, dist_coeffs: Optional[Se
     """Normalised image coordinates ``x_bar = K^-1 [u, v, 1]`` (..., N, 2), undistorting if coefficients given."""
     uv = _check_keypoints(uv, 2, "uv")
     K = validate_intrinsics(K)
-    Kinv = np.linalg.inv(K)[..., None, :, :]
-    x = Kinv[..., 0, 0] * uv[..., 0] + Kinv[..., 0, 1] * uv[..., 1] + Kinv[..., 0, 2]
-    y = Kinv[..., 1, 0] * uv[..., 0] + Kinv[..., 1, 1] * uv[..., 1] + Kinv[..., 1, 2]
-    xn = np.stack([x, y], axis=-1)
+    if K.shape == (3, 3):  # one camera: the inverse of K's affine part on Python floats
+        (a, b, tx), (c, d, ty), _ = K.tolist()
+        det = a * d - b * c
+        i00, i01, i10, i11 = d / det, -b / det, -c / det, a / det
+        u, v = uv[..., 0] - tx, uv[..., 1] - ty
+        xn = np.stack([i00 * u + i01 * v, i10 * u + i11 * v], axis=-1)
+    else:
+        Kinv = np.linalg.inv(K)[..., None, :, :]
+        x = Kinv[..., 0, 0] * uv[..., 0] + Kinv[..., 0, 1] * uv[..., 1] + Kinv[..., 0, 2]
+        y = Kinv[..., 1, 0] * uv[..., 0] + Kinv[..., 1, 1] * uv[..., 1] + Kinv[..., 1, 2]
+        xn = np.stack([x, y], axis=-1)
     if dist_coeffs is not None and np.any(np.asarray(dist_coeffs, dtype=np.float64) != 0):
         xn = _undistort_normalized(xn, dist_coeffs)
     return xn
@@ -308,6 +326,15 @@ def root_depth_candidates(
 def _prior_ratios(
     bone_prior: Mapping[Tuple[int, int], float], ref_bone: Tuple[int, int]
 ) -> Tuple[np.ndarray, np.ndarray]:
+    return _prior_ratios_cached(tuple(bone_prior.items()), tuple(ref_bone))
+
+
+@lru_cache(maxsize=16)
+def _prior_ratios_cached(
+    items: Tuple[Tuple[Tuple[int, int], float], ...], ref_bone: Tuple[int, int]
+) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`_prior_ratios` per distinct prior (checked and built once, not per frame; read-only arrays)."""
+    bone_prior = dict(items)
     ref = bone_prior.get(ref_bone) or bone_prior.get((ref_bone[1], ref_bone[0]))
     if ref is None or not ref > 0:
         raise ValueError(f"bone prior must contain the reference bone {ref_bone} with a positive length")
@@ -316,6 +343,8 @@ def _prior_ratios(
     ratios = np.asarray([bone_prior[bn] / ref for bn in bone_prior if set(bn) != set(ref_bone)], dtype=np.float64)
     if np.any(~(ratios > 0)):
         raise ValueError("bone prior lengths must be positive")
+    idx.setflags(write=False)
+    ratios.setflags(write=False)
     return idx, ratios
 
 
@@ -450,13 +479,7 @@ def estimate_scale(
     xyz_norm = _check_keypoints(xyz_norm, 3, "xyz_norm")
     if bone_lengths is None:
         bone_lengths = DEFAULT_BONE_LENGTHS
-    if len(bone_lengths) == 0:
-        raise ValueError("bone_lengths is empty")
-    pairs = [validate_bone(bn) for bn in bone_lengths]
-    idx = np.asarray(pairs, dtype=np.intp)
-    mu = np.asarray([bone_lengths[bn] for bn in bone_lengths], dtype=np.float64)
-    if np.any(~(mu > 0)) or not np.all(np.isfinite(mu)):
-        raise ValueError("bone lengths must be positive and finite")
+    idx, mu = _bone_arrays(tuple(bone_lengths.items()))
     if idx.max() >= xyz_norm.shape[-2]:
         raise ValueError("bone_lengths refer to keypoints the pose does not have")
     d = np.linalg.norm(xyz_norm[..., idx[:, 1], :] - xyz_norm[..., idx[:, 0], :], axis=-1)
@@ -464,3 +487,17 @@ def estimate_scale(
     den = np.sum(d * d, axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+@lru_cache(maxsize=16)
+def _bone_arrays(items: Tuple[Tuple[Tuple[int, int], float], ...]) -> Tuple[np.ndarray, np.ndarray]:
+    """Checked (bones (B, 2), lengths (B,)) arrays of a bone-length table, built once per distinct table."""
+    if len(items) == 0:
+        raise ValueError("bone_lengths is empty")
+    idx = np.asarray([validate_bone(bn) for bn, _ in items], dtype=np.intp)
+    mu = np.asarray([length for _, length in items], dtype=np.float64)
+    if np.any(~(mu > 0)) or not np.all(np.isfinite(mu)):
+        raise ValueError("bone lengths must be positive and finite")
+    idx.setflags(write=False)
+    mu.setflags(write=False)
+    return idx, mu

@@ -23,14 +23,18 @@ def _raw_palm(anchor: int, center, size, keypoints):
     return np.asarray(row, np.float32)
 
 
-def build_detector(path: Path, anchor: int, row: np.ndarray, logit: float = 5.0, meta: bool = True) -> Path:
-    """A palm detector ONNX file that answers ``row`` at ``anchor`` (score sigmoid(logit)) whatever the image."""
+def build_detector(
+    path: Path, anchor: int, row: np.ndarray, logit: float = 5.0, meta: bool = True, heads: int = 1
+) -> Path:
+    """A palm detector ONNX file that answers ``row`` at ``anchor`` (score sigmoid(logit)) whatever the image; with
+    ``heads`` 2 its outputs hold the anchors twice (as with the fine-tuned tail) and ``anchor`` indexes them all."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    regs = np.zeros((1, 2016, 18), np.float32)
+    n = 2016 * heads
+    regs = np.zeros((1, n, 18), np.float32)
     regs[0, anchor] = row
-    logits = np.full((1, 2016), -20.0, np.float32)
+    logits = np.full((1, n), -20.0, np.float32)
     logits[0, anchor] = logit
     nodes = [
         helper.make_node("Cast", ["image"], ["f"], to=TensorProto.FLOAT),
@@ -54,15 +58,15 @@ def build_detector(path: Path, anchor: int, row: np.ndarray, logit: float = 5.0,
         "palm",
         [helper.make_tensor_value_info("image", TensorProto.UINT8, ["batch", S, S, 3])],
         [
-            helper.make_tensor_value_info("regressors", TensorProto.FLOAT, ["batch", 2016, 18]),
-            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2016]),
+            helper.make_tensor_value_info("regressors", TensorProto.FLOAT, ["batch", n, 18]),
+            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", n]),
         ],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     if meta:
-        info = {"kind": "palm_detector", "input_size": S, "num_anchors": 2016, "source": "test"}
+        info = {"kind": "palm_detector", "input_size": S, "num_anchors": 2016, "source": "test", "heads": heads}
         for key, value in ((DETECTOR_CONFIG_KEY, json.dumps(info)), (FORMAT_VERSION_KEY, FORMAT_VERSION)):
             entry = model.metadata_props.add()
             entry.key, entry.value = key, value

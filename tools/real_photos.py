@@ -10,7 +10,9 @@ The photos come from Debian packages (``apt-get install opencv-doc``: about 600 
 ``review`` records the outcome of that check in the labels file (``review.dropped``: image, hand, reason): a
            wrong label is dropped with ``--drop IMAGE#HAND`` (``IMAGE`` alone: every hand of the photo), never by
            editing numbers; ``--undrop`` takes a drop back; ``--sheet`` redraws the sheet (dropped hands in red).
-           ``hand-pose-25d eval --data photos`` and ``check`` skip the dropped hands.
+           ``hand-pose-25d eval --data photos`` and ``check`` skip the dropped hands. ``--unlabelled IMAGE`` records
+           a photo that shows a hand MediaPipe did not label (``review.unlabelled``): ``check`` does not count it
+           among the photos without a hand.
 ``sheet``  redraws the contact sheet of a labels file.
 ``check``  runs ``hand_pose_25d``'s pipeline on each whole photo the way ``hand-pose-25d predict`` does without
            ``--box`` (palm detector, then the pose network on each detected hand, refined) and compares: a labelled
@@ -160,6 +162,15 @@ def review(args: argparse.Namespace) -> int:
     for ref in args.undrop:
         key, hand = _parse_ref(ref, data["images"])
         dropped[:] = [d for d in dropped if (d["image"], d.get("hand")) != (key, hand)]
+    unlabelled = rev.setdefault("unlabelled", [])
+    for ref in args.unlabelled:
+        key, _ = _parse_ref(ref, data["images"])
+        if data["images"][key]["hands"]:
+            raise SystemExit(f"review: {key} has labelled hands; --unlabelled is for photos labelled without one")
+        if not args.reason:
+            raise SystemExit("review: --unlabelled needs --reason (what the photo shows)")
+        unlabelled[:] = [d for d in unlabelled if d["image"] != key]
+        unlabelled.append({"image": key, "reason": args.reason})
     if args.reviewed:
         rev["checked"] = args.reviewed
     _write(path, data)
@@ -236,7 +247,7 @@ def check(args: argparse.Namespace) -> int:
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from hand_pose_25d.data.photos import dropped_hands, load_photo_labels
+    from hand_pose_25d.data.photos import dropped_hands, load_photo_labels, unlabelled_hand_photos
     from hand_pose_25d.fileio import write_json
     from hand_pose_25d.inference.pipeline import HandPoseEstimator
     from hand_pose_25d.inference.pipeline_config import PipelineConfig
@@ -244,6 +255,7 @@ def check(args: argparse.Namespace) -> int:
 
     data = load_photo_labels(args.labels)
     gone = dropped_hands(data)
+    has_hand = unlabelled_hand_photos(data)
     est = HandPoseEstimator(PipelineConfig(num_threads=args.threads))
     if est.detector is None:
         print(f"check: {est.detector_status}", file=sys.stderr)
@@ -275,7 +287,7 @@ def check(args: argparse.Namespace) -> int:
             hits.append(best is not None and best < args.tol)
             labelled += 1
             found += int(hits[-1])
-        if not lab["hands"]:  # photos with only dropped labels hold a hand: neither count
+        if not lab["hands"] and name not in has_hand:  # photos with only dropped labels hold a hand: neither count
             empty += 1
             fp += int(bool(valid))
             palm_fp += int(bool(dets))
@@ -298,6 +310,7 @@ def check(args: argparse.Namespace) -> int:
         "full_frame_fallback": bool(args.full_frame_fallback),
         "labelled_hands": labelled,
         "dropped_by_review": len(data.get("review", {}).get("dropped", [])),
+        "photos_with_an_unlabelled_hand": sorted(has_hand),
         "labelled_hands_found": found,
         "labelled_hands_with_a_palm_detection": palm_hits,
         "photos_without_hands": empty,
@@ -325,6 +338,12 @@ def main(argv: Sequence[str] = None) -> int:
     r.add_argument("--labels", required=True)
     r.add_argument("--drop", action="append", default=[], help="IMAGE#HAND (or IMAGE: all its hands); repeatable")
     r.add_argument("--undrop", action="append", default=[], help="take a drop back (IMAGE#HAND or IMAGE)")
+    r.add_argument(
+        "--unlabelled",
+        action="append",
+        default=[],
+        help="IMAGE: a photo without labels that shows a hand (checked by eye); not a photo without a hand",
+    )
     r.add_argument("--reason", default="", help="why the dropped labels are wrong (required with --drop)")
     r.add_argument("--reviewed", default="", help="a line saying how the labels were checked (stored)")
     r.add_argument("--sheet", default="", help="redraw the contact sheet (dropped hands crossed in red)")

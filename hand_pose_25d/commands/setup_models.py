@@ -1,10 +1,12 @@
-"""``hand-pose-25d setup-models [--out DIR] [--cache DIR] [--no-check]``: make the palm detector from MediaPipe's wheel.
+"""``hand-pose-25d setup-models [--out DIR] [--cache DIR] [--no-check] [--original]``: make the palm detector.
 
 Fetches ``mediapipe==0.10.21`` with ``pip download --no-deps`` (or takes it from ``--cache``), converts
 ``palm_detection_full.tflite`` with the package's TFLite importer, checks it against the ai-edge-litert interpreter
-(max abs difference <= 1e-3) and writes ``palm_detector.onnx``, its report and the license notice into ``--out``
-(default: the models folder the node looks in, see :func:`hand_pose_25d.detection.palm_detector.default_models_dir`).
-Nothing is committed to the repository: the converted weights are made here, at set-up.
+(max abs difference <= 1e-3), loads the shipped fine-tuned weights of its later layers
+(``hand_pose_25d/models/palm_detector_tuned.pt``; ``--original`` keeps MediaPipe's) and writes
+``palm_detector.onnx``, its report and the license notice into ``--out`` (default: the models folder the node looks
+in, see :func:`hand_pose_25d.detection.palm_detector.default_models_dir`). The converted weights are made here, at
+set-up; the repository ships only the fine-tuned layers.
 
 Also puts ``hand_landmark_full.tflite`` (checked by its sha256) into ``<out>/mediapipe/``: the ``landmark`` preset's
 encoder, needed to train a new model on it (a trained model carries its encoder and needs no file).
@@ -37,6 +39,12 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--no-check", action="store_true", help="skip the comparison with the TFLite interpreter")
     p.add_argument("--force", action="store_true", help="rebuild even if the detector is there and loads")
+    p.add_argument(
+        "--original",
+        action="store_true",
+        help="MediaPipe's weights unchanged (default: with the shipped fine-tuned later layers, "
+        "hand_pose_25d/models/palm_detector_tuned.pt, which find rendered hands too)",
+    )
     p.set_defaults(run=run)
 
 
@@ -46,20 +54,27 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.out or default_models_dir()
     target = out / DETECTOR_FILE
+    try:
+        from ..detection.palm_model import TUNED_WEIGHTS, build_palm_detector, tuned_weights_sha256
+    except ImportError as exc:
+        raise RuntimeError(f"setup-models needs torch and onnx: {exc}") from exc
+    tuned = None if getattr(args, "original", False) else TUNED_WEIGHTS
+    if tuned is not None and not tuned.is_file():
+        raise RuntimeError(f"the fine-tuned palm detector weights are missing: {tuned} (reinstall, or use --original)")
+    want = tuned_weights_sha256(tuned)
     if target.is_file() and not args.force:
         try:
             det = PalmDetector(target)
         except (ValueError, OSError) as exc:
             print(f"setup-models: {target} is unusable ({exc}); rebuilding it")
         else:
-            print(f"setup-models: {det.describe()} is ready at {target} (--force rebuilds it)")
-            return _encoder(out, args.cache)
+            have = (det.info.get("fine_tuned") or {}).get("sha256")
+            if have == want:
+                print(f"setup-models: {det.describe()} is ready at {target} (--force rebuilds it)")
+                return _encoder(out, args.cache)
+            print(f"setup-models: {target} was made with other weights; rebuilding it")
     try:
-        from ..detection.palm_model import build_palm_detector
-    except ImportError as exc:
-        raise RuntimeError(f"setup-models needs torch and onnx: {exc}") from exc
-    try:
-        build_palm_detector(out, cache_dir=args.cache, check=not args.no_check)
+        build_palm_detector(out, cache_dir=args.cache, check=not args.no_check, tuned=tuned)
     except PretrainedError as exc:
         raise RuntimeError(str(exc)) from exc
     PalmDetector(target)  # what was written loads

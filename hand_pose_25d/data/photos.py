@@ -102,12 +102,25 @@ def load_photo_labels(path: PathLike) -> Dict[str, Any]:
     for d in data.get("review", {}).get("dropped", []):
         if d.get("image") not in data["images"]:
             raise ValueError(f"{path}: review drops a hand of {d.get('image')!r}, which is not labelled")
+    for d in data.get("review", {}).get("unlabelled", []):
+        entry = data["images"].get(d.get("image"))
+        if entry is None or entry["hands"]:
+            raise ValueError(
+                f"{path}: review marks {d.get('image')!r} as a photo with an unlabelled hand, but it is not in the "
+                "file or has labelled hands"
+            )
     return data
 
 
 def dropped_hands(data: Dict[str, Any]) -> Set[Tuple[str, Optional[int]]]:
     """(image, hand index) pairs the review dropped; hand None drops every hand of the image."""
     return {(d["image"], d.get("hand")) for d in data.get("review", {}).get("dropped", [])}
+
+
+def unlabelled_hand_photos(data: Dict[str, Any]) -> Set[str]:
+    """Photos the review found to show a hand that the labeller (MediaPipe) missed (``review.unlabelled``): they
+    are not photos without a hand, and hold no label to score a pose against."""
+    return {d["image"] for d in data.get("review", {}).get("unlabelled", [])}
 
 
 class PhotosDataset(DatasetReader):

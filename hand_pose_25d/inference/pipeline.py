@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -45,6 +45,9 @@ from ..skeleton import FINGERS
 from .backends import create_backend
 from .contract import Backend
 from .pipeline_config import TTA_TRANSFORMS, PipelineConfig
+
+if TYPE_CHECKING:
+    from ..detection.palm_detector import PalmCrop
 
 #: Image sides outside this range are refused (a 1x1 image cannot hold a hand; 16k is far beyond any camera).
 MIN_IMAGE_SIDE = 16
@@ -263,8 +266,9 @@ class HandPoseEstimator:
             CropBox((width - 1) / 2.0, (height - 1) / 2.0, float(max(width, height))), from_keypoints=False
         )
 
-    def detect_crops(self, image: np.ndarray, max_hands: Optional[int] = None) -> Optional[List[CropBox]]:
-        """The crops of the hands the palm detector finds in a full frame, best first; None without a detector.
+    def detect_crops(self, image: np.ndarray, max_hands: Optional[int] = None) -> Optional[List["PalmCrop"]]:
+        """The crops of the hands the palm detector finds in a full frame (with their palm scores), best first; None
+        without a detector.
 
         Args:
             image: (H, W, 3) uint8 RGB.

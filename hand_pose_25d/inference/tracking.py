@@ -84,6 +84,15 @@ class TrackingConfig:
         max=1.0,
         dynamic=True,
     )
+    confirm_score: float = setting(
+        0.9,
+        description="A new hand whose palm the detector scores at least this needs only min_score, not "
+        "pipeline.min_hand_score, to be valid: the detector has confirmed it (the pose score alone is a weak hand "
+        "classifier). 1.0: off.",
+        min=0.0,
+        max=1.0,
+        dynamic=True,
+    )
     min_iou: float = setting(
         0.1,
         description="Smallest overlap (intersection over union) of a hand's box with a track's previous box for the "
@@ -256,8 +265,9 @@ class HandTracker:
                 x1, y1 pixel edges; planned with source 'box'); None: the full image.
             detections: the crops of the hands the palm detector found in this frame, best first (None: it did
                 not run, see :meth:`wants_detection`). A detection of a hand already followed is dropped; the
-                others become loose crops with source 'detect'. When it ran and nothing is left to crop, the full
-                image (or ``search_box``) is searched only with ``cfg.full_frame_fallback``.
+                others become loose crops with source 'detect' (a :class:`~hand_pose_25d.detection.palm_detector.
+                PalmCrop` scored at least ``cfg.confirm_score`` needs only ``cfg.min_score``). When it ran and nothing
+                is left to crop, the full image (or ``search_box``) is searched only with ``cfg.full_frame_fallback``.
 
         Returns:
             At most ``cfg.max_hands`` crops; empty in 'roi' mode without an ROI (the frame is skipped).
@@ -299,7 +309,9 @@ class HandTracker:
             for det in detections:
                 same = [i for i, p in enumerate(planned) if _same_hand(det, p)]
                 if not same:
-                    planned.append(PlannedCrop(CropRequest(det, from_keypoints=False, detected=True), "detect"))
+                    confirmed = getattr(det, "score", 0.0) >= cfg.confirm_score  # a PalmCrop carries its score
+                    req = CropRequest(det, False, min_score=cfg.min_score if confirmed else None, detected=True)
+                    planned.append(PlannedCrop(req, "detect"))
                     continue
                 i = same[0]
                 if planned[i].source == "track" and planned[i].track.score < cfg.redetect_score:

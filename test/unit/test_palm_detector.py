@@ -50,10 +50,28 @@ def test_a_detection_maps_back_to_the_image_with_the_hand_crop(tmp_path):
     assert hand.crop.side == pytest.approx(2.6 * palm_side, rel=1e-3)
     assert hand.crop.cx == pytest.approx(expected[0], abs=1e-2)
     assert hand.crop.cy == pytest.approx(expected[1] - 0.5 * palm_side, abs=1e-2)
+    assert hand.crop.score == pytest.approx(hand.score)  # the crop carries the palm's score to the tracker
     # a higher threshold than the score: nothing
     assert det.detect(image, DetectorConfig(min_score=0.999)) == []
     with pytest.raises(ValueError, match="uint8 RGB"):
         det.detect(np.zeros((480, 640), np.uint8), DetectorConfig())
+
+
+def test_a_two_head_detector_decodes_its_second_copy_of_the_anchors(tmp_path):
+    """With MediaPipe's tail and the fine-tuned one in one file, outputs hold every anchor twice: a palm answered by
+    the second head decodes against the same anchor as by the first, to the same place."""
+    kps = [(0.5, 0.7), (0.45, 0.55), (0.5, 0.5), (0.55, 0.52), (0.6, 0.55), (0.4, 0.65), (0.38, 0.6)]
+    anchor = 24 * 14 * 2 + 12 * 2
+    row = _raw_palm(anchor, (0.5, 0.6), (0.2, 0.2), kps)
+    image = np.zeros((480, 640, 3), np.uint8)
+    (one,) = PalmDetector(build_detector(tmp_path / "one.onnx", anchor, row)).detect(image, DetectorConfig())
+    two = PalmDetector(build_detector(tmp_path / "two.onnx", 2016 + anchor, row, heads=2))
+    assert two.heads == 2 and "fine-tuned" in two.describe()
+    (hand,) = two.detect(image, DetectorConfig())
+    np.testing.assert_allclose(hand.palm.center, one.palm.center, atol=1e-6)
+    np.testing.assert_allclose(hand.palm.keypoints, one.palm.keypoints, atol=1e-6)
+    with pytest.raises(ValueError, match="1 or 2 heads"):
+        PalmDetector(build_detector(tmp_path / "three.onnx", anchor, row, heads=3))
 
 
 def test_a_palm_turned_a_quarter_gives_a_turned_crop(tmp_path):
@@ -124,6 +142,22 @@ def test_tracker_runs_the_detector_until_hands_are_followed_then_every_interval(
         tr.update(cfg, planned, [_result(_hand_uv(200, 200))], t)
     assert runs == [False, True, False, False]  # 3 frames after the last detection (at stamp 0, then 1 ms, 2 ms)
     assert [t.track_id for t in tr.tracks] == [1]  # the followed hand kept its id throughout
+
+
+def test_a_confident_palm_needs_only_the_tracking_score():
+    """A detection the palm detector scores at least tracking.confirm_score is held to tracking.min_score (like a
+    followed hand), a weaker one to pipeline.min_hand_score (min_score None), and so is a crop without a score."""
+    from hand_pose_25d.detection.palm_detector import PalmCrop
+
+    cfg = TrackingConfig(max_hands=3, confirm_score=0.9, min_score=0.15)
+    crops = [PalmCrop(100, 100, 120, score=0.95), PalmCrop(300, 300, 120, score=0.7), CropBox(500, 200, 120)]
+    planned = HandTracker().plan(cfg, 640, 480, 0, None, 1.3, detections=crops)
+    assert [p.request.min_score for p in planned] == [0.15, None, None]
+    assert all(p.request.detected and p.source == "detect" for p in planned)
+    off = TrackingConfig(max_hands=3, confirm_score=1.0)
+    assert [p.request.min_score for p in HandTracker().plan(off, 640, 480, 0, None, 1.3, detections=crops)] == [
+        None
+    ] * 3
 
 
 REAL_PHOTO = Path("/usr/share/doc/opencv-doc/opencv4/html/handSrc.jpg")

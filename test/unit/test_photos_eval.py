@@ -158,6 +158,21 @@ def test_reader_keeps_reviewed_hands_and_refuses_training(photo_set: Path):
         open_dataset("photos", photo_set)  # the training default
 
 
+def test_review_marks_photos_with_a_hand_the_labeller_missed(photo_set: Path):
+    from hand_pose_25d.data.photos import load_photo_labels, unlabelled_hand_photos
+
+    data = json.loads(photo_set.read_text())
+    empty = str(photo_set.parent / "empty.png")
+    data["review"]["unlabelled"] = [{"image": empty, "reason": "test"}]
+    marked = photo_set.parent / "marked.json"
+    marked.write_text(json.dumps(data))
+    assert unlabelled_hand_photos(load_photo_labels(marked)) == {empty}
+    data["review"]["unlabelled"] = [{"image": str(photo_set.parent / "exact.png"), "reason": "has labels"}]
+    marked.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="unlabelled hand"):
+        load_photo_labels(marked)
+
+
 def test_training_config_refuses_the_photos():
     from hand_pose_25d.settings import from_dict
     from hand_pose_25d.training.train_config import DatasetSpec
