@@ -204,6 +204,7 @@ def test_mediapipe_landmark_model_is_measured(tmp_path):
     assert lm["file"] == "hand_landmark_full.tflite" and lm["input"] == [1, 224, 224, 3] and lm["threads"] == 2
     _check_stats(lm["latency_ms"])
     _check_stats(mp["solution"]["latency_ms"])
+    _check_stats(mp["solution_static"]["latency_ms"])  # detection on every frame
     assert res["ratios"]["network_p50_over_mediapipe_landmark_p50"] == pytest.approx(
         res["network"]["latency_ms"]["p50"] / lm["latency_ms"]["p50"]
     )
