@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 __all__ = ["Proc", "REPO", "STOP_TIMEOUT_S", "child_env", "config_dirs", "config_file", "ros_command"]
 
@@ -57,12 +57,29 @@ def config_file(name: str) -> Optional[Path]:
     return None
 
 
-def ros_command(module: str, params: Optional[Mapping[str, Any]] = None, *, ns: Optional[str] = None) -> List[str]:
-    """``python -m <module> --ros-args -p name:=value ... [-r __ns:=ns]`` (bools as ``true`` / ``false``)."""
+def ros_command(
+    module: str,
+    params: Optional[Mapping[str, Any]] = None,
+    *,
+    ns: Optional[str] = None,
+    params_file: Optional[Path] = None,
+    raw: Sequence[str] = (),
+) -> List[str]:
+    """``python -m <module> --ros-args [--params-file F] -p name:=value ... [-r __ns:=ns]``.
+
+    Args:
+        params: parameters by name (bools as ``true`` / ``false``).
+        params_file: a ROS parameter YAML read first (the ``-p`` values override it).
+        raw: more ``name:=value`` strings, passed as they are after ``params``.
+    """
     cmd = [sys.executable, "-m", module, "--ros-args"]
+    if params_file is not None:
+        cmd += ["--params-file", str(params_file)]
     for name, value in (params or {}).items():
         text = ("true" if value else "false") if isinstance(value, bool) else str(value)
         cmd += ["-p", f"{name}:={text}"]
+    for item in raw:
+        cmd += ["-p", item]
     return cmd + (["-r", f"__ns:={ns}"] if ns else [])
 
 

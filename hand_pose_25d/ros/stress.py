@@ -147,14 +147,8 @@ def node_command(
 ) -> List[str]:
     """``python -m hand_pose_25d.ros.node --ros-args --params-file ... -p ...`` (default model; no detector unless
     ``detector`` names one: 'default' or a path)."""
-    cmd = [sys.executable, "-m", "hand_pose_25d.ros.node", "--ros-args"]
-    if params_file is not None:
-        cmd += ["--params-file", str(params_file)]
-    for p in ("pipeline.model:=default", f"pipeline.detector.model:={detector}") + tuple(params):
-        cmd += ["-p", p]
-    if ns:
-        cmd += ["-r", f"__ns:={ns}"]
-    return cmd
+    raw = ("pipeline.model:=default", f"pipeline.detector.model:={detector}") + tuple(params)
+    return ros_command("hand_pose_25d.ros.node", ns=ns, params_file=params_file, raw=raw)
 
 
 # --------------------------------------------------------------------------------------------------------------

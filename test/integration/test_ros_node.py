@@ -148,12 +148,8 @@ def node_command(
     *params: str, ns: Optional[str] = None, extra: Sequence[str] = (), mechanics: Sequence[str] = MECHANICS
 ) -> List[str]:
     """``python -m hand_pose_25d.ros.node --ros-args --params-file config/hand_pose.yaml -p ...``."""
-    cmd = [sys.executable, "-m", "hand_pose_25d.ros.node", "--ros-args", "--params-file", str(PARAMS_FILE)]
-    for p in tuple(mechanics) + tuple(params):
-        cmd += ["-p", p]
-    if ns:
-        cmd += ["-r", f"__ns:={ns}"]
-    return cmd + list(extra)
+    raw = tuple(mechanics) + tuple(params)
+    return ros_command("hand_pose_25d.ros.node", ns=ns, params_file=PARAMS_FILE, raw=raw) + list(extra)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -732,6 +732,8 @@ def test_ros_command_writes_parameters_and_namespace():
     assert cmd[1:4] == ["-m", "hand_pose_25d.ros.synthetic_camera", "--ros-args"]
     assert cmd[4:] == ["-p", "rate:=10.0", "-p", "publish_depth:=false", "-p", "seed:=9", "-r", "__ns:=/b"]
     assert ros_command("m") == [cmd[0], "-m", "m", "--ros-args"]
+    node = ros_command("n", {"a": True}, params_file=Path("p.yaml"), raw=("b:=1",), ns="/x")
+    assert node[4:] == ["--params-file", "p.yaml", "-p", "a:=true", "-p", "b:=1", "-r", "__ns:=/x"]
 
 
 def test_config_files_are_found_in_the_source_tree_or_said_missing(monkeypatch, capsys):
