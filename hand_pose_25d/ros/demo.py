@@ -508,7 +508,7 @@ class _Observer:
         self.marker_frames: set = set()
         self._images_seen = 0
         n = self.node
-        n.create_subscription(HandPoseArray, "hand_poses", self._on_poses, qos(50, True))
+        self.poses_sub = n.create_subscription(HandPoseArray, "hand_poses", self._on_poses, qos(50, True))
         n.create_subscription(HandPoseArray, "synthetic_camera/ground_truth", self._on_truth, qos(50, True))
         n.create_subscription(Image, "image", self._on_image, qos(5, False))
         n.create_subscription(TFMessage, "/tf", self._on_tf, qos(100, True))
@@ -726,9 +726,6 @@ def run(args: argparse.Namespace) -> int:
         f"pipeline.backend:={args.backend}",
         "-p",
         "output.diagnostics_period:=5.0",
-        # the rendered hands are often missed by the palm detector (trained on real hands): search the full image
-        "-p",
-        "tracking.full_frame_fallback:=true",
         "-p",
         f"depth.enabled:={'true' if args.depth else 'false'}",
     ]
@@ -742,6 +739,8 @@ def run(args: argparse.Namespace) -> int:
             "hands": args.hands,
             "publish_depth": bool(args.depth),
             "static_frame": -1 if args.static is None else args.static,
+            # the node and this process: no frame of the measurement is lost to discovery
+            "wait_for_subscribers": 2,
         },
     )
 
@@ -762,6 +761,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"demo: hand_pose_node ready after {time.monotonic() - t_start:.1f} s")
         keep_every = max(1, int(round(args.rate / args.gif_fps)))
         observer = _Observer(keep_every, max_images=int(args.duration * args.gif_fps) + 5)
+        # the node's answers reach this process before the first frame is published (the camera waits for its
+        # own subscribers, wait_for_subscribers)
+        t_match = time.monotonic()
+        while observer.poses_sub.get_publisher_count() < 1 and time.monotonic() - t_match < 10.0:
+            time.sleep(0.02)
         cam = Proc("synthetic_camera", cam_cmd, out / "logs" / "synthetic_camera.log", env)
         switched: List[float] = []
 

@@ -97,6 +97,18 @@ class SyntheticCameraConfig:
     max_frames: int = setting(
         0, description="Stop after publishing this many frames (0: run until shut down).", min=0, max=2**31 - 1
     )
+    wait_for_subscribers: int = setting(
+        0,
+        description="Start publishing once image has at least this many matched subscriptions and the ground truth "
+        "one (at most 10 s, then anyway, with a warning), so that a measurement starting with the camera loses no "
+        "frame to discovery; 0: at once, like a camera driver.",
+        min=0,
+        max=100,
+    )
+
+
+#: Longest wait for ``wait_for_subscribers``, seconds.
+WAIT_FOR_SUBSCRIBERS_S = 10.0
 
 
 def camera_info_fields(K: np.ndarray, width: int, height: int) -> dict:
@@ -196,9 +208,29 @@ def _run_node(argv: Optional[List[str]]) -> int:
             self._stop.set()
             self._thread.join(timeout=5.0)
 
+        def _wait_for_subscribers(self) -> None:
+            n = self.cfg.wait_for_subscribers
+            if n <= 0:
+                return
+            t = time.monotonic()
+            while not self._stop.is_set() and time.monotonic() - t < WAIT_FOR_SUBSCRIBERS_S:
+                if self.image_pub.get_subscription_count() >= n and self.gt_pub.get_subscription_count() >= 1:
+                    self.get_logger().info(
+                        f"{self.image_pub.get_subscription_count()} subscriptions to {self.image_pub.topic_name} "
+                        f"after {time.monotonic() - t:.2f} s: publishing"
+                    )
+                    return
+                self._stop.wait(0.02)
+            self.get_logger().warning(
+                f"{self.image_pub.get_subscription_count()} of {n} subscriptions to {self.image_pub.topic_name} "
+                f"(ground truth: {self.gt_pub.get_subscription_count()}) after {WAIT_FOR_SUBSCRIBERS_S:g} s: "
+                "publishing anyway"
+            )
+
         def _loop(self) -> None:
             c = self.cfg
             period = 1.0 / c.rate
+            self._wait_for_subscribers()
             t0 = time.monotonic()
             rendered_ms: List[float] = []
             tick = 0

@@ -884,7 +884,11 @@ def test_synthetic_camera_stream_end_to_end(probe: Probe, node_a: Proc, stream_m
     try:
         assert node.wait_log(r"\bready: ", START_TIMEOUT_S), node.log()[-3000:]
         cam = Proc(
-            ros_command("hand_pose_25d.ros.synthetic_camera", {"rate": 10.0, "seed": STREAM_SEED}, ns="/b"),
+            ros_command(  # publishing starts once the node's image and this process's truth subscriptions match
+                "hand_pose_25d.ros.synthetic_camera",
+                {"rate": 10.0, "seed": STREAM_SEED, "wait_for_subscribers": 1},
+                ns="/b",
+            ),
             workdir / "camera.log",
             env,
         )
@@ -897,6 +901,7 @@ def test_synthetic_camera_stream_end_to_end(probe: Probe, node_a: Proc, stream_m
         ok = probe.wait(lambda: answered_frames() >= 40, 60.0)
         assert ok, f"too few HandPoseArrays from the stream\nnode:\n{node.log()[-2000:]}\ncamera:\n{cam.log()[-2000:]}"
         assert cam.alive() and node.alive()
+        assert re.search(r"subscriptions to /b/image after [0-9.]+ s: publishing", cam.log()), cam.log()[-2000:]
     finally:
         node.stop()
         if cam is not None:
