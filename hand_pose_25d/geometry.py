@@ -103,8 +103,9 @@ def validate_intrinsics(K: np.ndarray) -> np.ndarray:
     """
     K = np.asarray(K, dtype=np.float64)
     if K.shape == (3, 3):  # the per-frame case, checked on Python floats (numpy's reductions cost ~10x on 9 values)
-        (k00, k01, _), (k10, k11, _), (k20, k21, k22) = K.tolist()
-        if not all(math.isfinite(v) for row in K.tolist() for v in row):
+        rows = K.tolist()
+        (k00, k01, _), (k10, k11, _), (k20, k21, k22) = rows
+        if not all(math.isfinite(v) for row in rows for v in row):
             raise ValueError("intrinsics K contain NaN or infinite values")
         if abs(k20) > 1e-8 or abs(k21) > 1e-8 or abs(k22 - 1.0) > 1e-8 + 1e-5:
             raise ValueError("intrinsics K must have last row (0, 0, 1) (is the camera calibrated?)")

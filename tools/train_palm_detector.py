@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Fine-tune the palm detector's output heads on rendered full frames (see hand_pose_25d.training.palm_head).
+"""Fine-tune the palm detector's layers after its stride-8 features on rendered frames (hand_pose_25d.training.
+palm_finetune).
 
-    .venv/bin/python tools/train_palm_head.py --frames 3000 --val 400 --out hand_pose_25d/models/palm_heads.pt
+    .venv/bin/python tools/train_palm_detector.py --frames 3000 --val 400 --epochs 8 --keep 0.05 --empty 0.1 \
+        --out runs/palm_detector/v2.pt      # the shipped hand_pose_25d/models/palm_detector_tuned.pt
 
 Steps: render frames (train seed ``--seed``, held-out seed ``--seed + 1``), fit the palm-box convention to the
-unchanged detector's boxes on the rendered hands it finds, cache the backbone's features (``--cache``), train the
-four head convolutions, and report on the held-out frames, before and after, at the node's threshold
+unchanged detector's boxes on the rendered hands it finds, cache the trunk's features (``--cache``), train the
+tail, and report on the held-out frames, before and after, at the node's threshold
 (``pipeline.detector.min_score``): the fraction of hands found (a palm whose wrist and middle-MCP keypoints lie
 within 0.5 palm lengths of the truth), and the false palms per frame. The real-photo checks are separate
 (``hand-pose-25d eval --data photos``, ``tools/real_photos.py check``) and must stay where they are.
@@ -28,6 +30,7 @@ import torch  # noqa: E402
 
 from hand_pose_25d.detection.palm import postprocess_palms  # noqa: E402
 from hand_pose_25d.detection.palm_detector import DetectorConfig, default_models_dir  # noqa: E402
+from hand_pose_25d.detection.palm_model import PalmTail  # noqa: E402
 from hand_pose_25d.pretrained.tflite_torch import load_module  # noqa: E402
 from hand_pose_25d.training import palm_finetune as ph  # noqa: E402
 
@@ -103,7 +106,7 @@ def main(argv: Any = None) -> int:
     torch.set_num_threads(2)
     model = args.model or default_models_dir() / "mediapipe" / "palm_detection_full.pt"
     net = load_module(model).eval()
-    tail = ph.PalmTail(net).eval()
+    tail = PalmTail(net).eval()
     min_score = DetectorConfig().min_score
     args.cache.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -112,10 +115,10 @@ def main(argv: Any = None) -> int:
         f = args.cache / f"{name}_{count}_{seed}_{args.empty:g}.npz"
         if f.is_file():
             z = np.load(f)
-            fr = ph.DetectorFrames(z["images"], z["palms"], z["boxes"])
+            fr = ph.DetectorFrames(z["images"], z["palms"])
         else:
             fr = ph.render_detector_frames(count, seed=seed, empty_fraction=args.empty)
-            np.savez(f, images=fr.images, palms=fr.palms, boxes=fr.boxes)
+            np.savez(f, images=fr.images, palms=fr.palms)
         ff = f.with_suffix(".cut.pt")
         if ff.is_file():
             feats = torch.load(ff)
@@ -134,18 +137,13 @@ def main(argv: Any = None) -> int:
         f"palm box convention (from {len(before_train['matched'])} found hands): side {size_factor:.3f} x the "
         f"largest keypoint distance from the centroid, centre shifted {center_shift:+.3f} palm lengths"
     )
-    for fr in (train, val):
-        for i in range(len(fr)):
-            for h in range(fr.palms.shape[1]):
-                if np.isfinite(fr.palms[i, h]).all():
-                    fr.boxes[i, h] = ph.palm_box_from_keypoints(fr.palms[i, h], size_factor, center_shift)
     before = evaluate(val, *ph.run_tail(tail, val_f), min_score)
-    labels, targets = ph.anchor_targets(train)
+    labels, targets = ph.anchor_targets(train, ph.palm_boxes(train.palms, size_factor, center_shift))
     print(f"anchors: {int((labels == 1).sum())} positive, {int((labels == 0).sum())} negative")
     history = ph.train_tail(tail, train_f, labels, targets, epochs=args.epochs, lr=args.lr, keep_weight=args.keep)
     after = evaluate(val, *ph.run_tail(tail, val_f), min_score)
     after_train = evaluate(train, *ph.run_tail(tail, train_f), min_score)
-    for name, r in (("unchanged heads", before), ("fine-tuned heads", after)):
+    for name, r in (("MediaPipe's tail", before), ("fine-tuned tail", after)):
         print(
             f"held-out, {name}: {r['found']}/{r['hands']} hands found ({100 * r['recall']:.1f} %), "
             f"{r['false_per_frame']:.3f} false palms per frame, {r['false_on_empty']} on {r['empty_frames']} "

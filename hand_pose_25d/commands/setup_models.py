@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         from ..detection.palm_model import TUNED_WEIGHTS, build_palm_detector, tuned_weights_sha256
     except ImportError as exc:
         raise RuntimeError(f"setup-models needs torch and onnx: {exc}") from exc
-    tuned = None if getattr(args, "original", False) else TUNED_WEIGHTS
+    tuned = None if args.original else TUNED_WEIGHTS
     if tuned is not None and not tuned.is_file():
         raise RuntimeError(f"the fine-tuned palm detector weights are missing: {tuned} (reinstall, or use --original)")
     want = tuned_weights_sha256(tuned)

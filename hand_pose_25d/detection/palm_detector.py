@@ -195,6 +195,12 @@ class PalmDetector:
         names = ([i.name for i in self.session.get_inputs()], [o.name for o in self.session.get_outputs()])
         if names != (["image"], ["regressors", "logits"]):
             raise ValueError(f"{path}: unexpected inputs/outputs {names}")
+        n_out = self.session.get_outputs()[1].shape[1]  # symbolic in set-up's exports: then decoding checks it
+        if isinstance(n_out, int) and n_out != len(self.anchors):
+            raise ValueError(
+                f"{path}: its outputs hold {n_out} anchors, its metadata says {self.heads} head(s) of "
+                f"{PALM_NUM_ANCHORS} ({len(self.anchors)})"
+            )
         self.path = path
         self.device = device
 

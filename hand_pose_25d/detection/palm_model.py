@@ -66,6 +66,12 @@ def tuned_weights_sha256(path: Optional[Path] = TUNED_WEIGHTS) -> Optional[str]:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def _regressors_and_logits(outs: Tuple[Tensor, ...]) -> Tuple[Tensor, Tensor]:
+    """BlazePalm's two outputs in either order -> ``regressors`` (B, 2016, 18), ``logits`` (B, 2016)."""
+    regressors, logits = (outs[0], outs[1]) if outs[0].shape[-1] == PALM_NUM_COORDS else (outs[1], outs[0])
+    return regressors, logits.reshape(logits.shape[0], -1)
+
+
 def cut_tensor(net: nn.Module, size: int = 12) -> int:
     """Index of the feature tensor where fine-tuning starts: the input of the first operator with a ``size`` x
     ``size`` output (for BlazePalm, the 24 x 24 x 128 stride-8 features); everything after it is trained.
@@ -123,9 +129,7 @@ class PalmTail(nn.Module):
         for key, act_in, req, out_idx, out_layout in self.steps:
             args = [_to_layout(env[i][0], env[i][1], want) for i, want in zip(act_in, req)]
             env[out_idx] = (self.net.ops[key](*args), out_layout)
-        outs = [self.net._deliver(env, i, "NHWC") for i in self.net.output_indices]
-        regressors, logits = (outs[0], outs[1]) if outs[0].shape[-1] == PALM_NUM_COORDS else (outs[1], outs[0])
-        return regressors, logits.reshape(f.shape[0], -1)
+        return _regressors_and_logits([self.net._deliver(env, i, "NHWC") for i in self.net.output_indices])
 
 
 class PalmDetectorGraph(nn.Module):
@@ -145,15 +149,12 @@ class PalmDetectorGraph(nn.Module):
         if tuned is not None:
             self.tail = PalmTail(net)
             self.tuned_tail = PalmTail(tuned, self.tail.cut)
-            self.tuned = tuned
 
     def forward(self, image: Tensor) -> Tuple[Tensor, Tensor]:
         """See the class docstring."""
         x = image.to(torch.float32) * (1.0 / 255.0)
         if self.heads == 1:
-            outs = self.net(x)
-            regressors, logits = (outs[0], outs[1]) if outs[0].shape[-1] == PALM_NUM_COORDS else (outs[1], outs[0])
-            return regressors, logits.reshape(image.shape[0], -1)
+            return _regressors_and_logits(self.net(x))
         name = self.tail.feature_name
         f = self.net.features(x, [name], layout="NCHW")[name]
         r1, l1 = self.tail(f)

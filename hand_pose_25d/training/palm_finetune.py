@@ -1,22 +1,25 @@
-"""Fine-tune the palm detector's output heads on rendered full frames (torch).
+"""Fine-tune the palm detector's later layers on rendered full frames (torch).
 
 MediaPipe's BlazePalm (:mod:`hand_pose_25d.detection.palm_model`) finds about half of the synthetic camera's
-rendered hands. Its backbone is kept as it is; only its four 1 x 1 output convolutions (score and box/keypoint
-regression at strides 8 and 16, about 34 k parameters, :class:`PalmHeads`) are trained here on the backbone's
-features of rendered frames, so that real photographs keep the features the detector was trained on.
+rendered hands. Its trunk up to the stride-8 features is kept as it is; the layers after it (:class:`~hand_pose_25d.
+detection.palm_model.PalmTail`: the stride-16 and -32 blocks, the feature pyramid and the output convolutions,
+1.0 M of its 1.1 M weights) are trained here on the trunk's cached features of rendered frames. The shipped
+detector runs this tail beside MediaPipe's own (:class:`~hand_pose_25d.detection.palm_model.PalmDetectorGraph`),
+so that the real hands MediaPipe's finds are kept.
 
-Steps (``tools/train_palm_head.py`` runs them):
+Steps (``tools/train_palm_detector.py`` runs them):
 
 1. :func:`render_detector_frames`: full frames from :class:`~hand_pose_25d.data.synthetic.SyntheticHands` and
    :class:`~hand_pose_25d.data.synthetic.MultiHandSequence` (one or two hands) plus frames of the sequences'
    backgrounds without a hand, letterboxed to the detector's 192 x 192 input, with each hand's 7 palm keypoints
-   (input pixels) and its palm box (:func:`palm_box_from_keypoints`).
-2. :func:`extract_features`: the backbone's two feature maps of every frame (cached, float16).
+   (input pixels); :func:`palm_boxes` makes their palm boxes.
+2. :func:`extract_features`: the trunk's stride-8 features of every frame (cached, float16).
 3. :func:`anchor_targets`: SSD matching of the palm boxes to the anchors (IoU with the anchors' own scales).
-4. :func:`train_heads`: BCE on the scores with hard-negative mining, smooth L1 on the positives' regressions.
+4. :func:`train_tail`: BCE on the scores with hard-negative mining, smooth L1 on the positives' regressions, a
+   small pull of the ignored anchors' logits towards the unchanged detector's.
 
-The trained heads are a small state dict (:func:`save_heads`) applied to the converted model at set-up
-(:func:`apply_heads`, ``hand-pose-25d setup-models``), never the converted weights themselves.
+The trained tail is a state dict (:func:`save_tuned`, float16) applied to the converted model at set-up
+(:func:`apply_tuned`, ``hand-pose-25d setup-models``), never the converted weights themselves.
 """
 
 from __future__ import annotations
@@ -32,15 +35,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..detection.palm import PALM_INPUT_SIZE, PALM_NUM_COORDS, PALM_SPEC, letterbox_image, ssd_anchors
-from ..detection.palm_model import PalmTail, cut_tensor
+from ..detection.palm_model import PalmTail
 
 __all__ = [
     "PALM_FROM_HAND",
     "TUNED_FORMAT",
     "DetectorFrames",
-    "PalmTail",
-    "cut_tensor",
     "palm_box_from_keypoints",
+    "palm_boxes",
     "render_detector_frames",
     "extract_features",
     "anchor_targets",
@@ -63,7 +65,7 @@ def palm_box_from_keypoints(palm_uv: np.ndarray, size_factor: float, center_shif
 
     The box is centred at the keypoints' centroid moved ``center_shift`` x the wrist -> middle-MCP length along that
     direction, with side ``size_factor`` x the largest distance of a keypoint from the centroid (both fitted to
-    the unchanged detector's own boxes on rendered hands it finds; see ``tools/train_palm_head.py``).
+    the unchanged detector's own boxes on rendered hands it finds; see ``tools/train_palm_detector.py``).
 
     Args:
         palm_uv: (7, 2) pixels.
@@ -79,19 +81,26 @@ def palm_box_from_keypoints(palm_uv: np.ndarray, size_factor: float, center_shif
     return np.array([c[0], c[1], side, side])
 
 
+def palm_boxes(palms: np.ndarray, size_factor: float, center_shift: float) -> np.ndarray:
+    """:func:`palm_box_from_keypoints` of every hand: palms (N, H, 7, 2) (NaN where absent) -> (N, H, 4) float32
+    ``[cx, cy, w, h]`` (NaN where absent)."""
+    boxes = np.full(palms.shape[:2] + (4,), np.nan, np.float32)
+    for i, h in zip(*np.nonzero(np.isfinite(palms).all(axis=(2, 3)))):
+        boxes[i, h] = palm_box_from_keypoints(palms[i, h], size_factor, center_shift)
+    return boxes
+
+
 @dataclass
 class DetectorFrames:
-    """Letterboxed frames with their hands' palm labels.
+    """Letterboxed frames with their hands' palm keypoints.
 
     Attributes:
         images: (N, 192, 192, 3) uint8 RGB detector inputs.
         palms: (N, H, 7, 2) float32 palm keypoints in input pixels (H = most hands in a frame; NaN where absent).
-        boxes: (N, H, 4) float32 palm boxes ``[cx, cy, w, h]`` in input pixels (NaN where absent).
     """
 
     images: np.ndarray
     palms: np.ndarray
-    boxes: np.ndarray
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -110,8 +119,6 @@ def render_detector_frames(
     width: int = 640,
     height: int = 480,
     empty_fraction: float = 0.1,
-    size_factor: float = 2.0,
-    center_shift: float = 0.0,
     progress: bool = True,
 ) -> DetectorFrames:
     """Render ``count`` full frames for the detector (see the module docstring).
@@ -122,7 +129,6 @@ def render_detector_frames(
     ``seed``; use seeds far from the demo's (11, 3) and the tests' so that the check stays held out.
     """
     from ..data.synthetic import MultiHandSequence, SyntheticHands
-    from ..data.synthetic.appearance import degrade
 
     rng = np.random.default_rng([seed, 77])
     images = np.zeros((count, PALM_INPUT_SIZE, PALM_INPUT_SIZE, 3), np.uint8)
@@ -138,7 +144,7 @@ def render_detector_frames(
         u = rng.random()
         if u < empty_fraction:
             s = MultiHandSequence(seed=seed + 100000 + i, width=width, height=height, hands=1).sequences[0]
-            image = degrade(s._background.copy(), s.degradation, np.random.default_rng([seed, i, 5]), s._r2)
+            image = s.background_frame(np.random.default_rng([seed, i, 5]))
             samples: List[Any] = []
         elif u < empty_fraction + (1.0 - empty_fraction) / 3.0:
             samples = [gen.frame(i, width=width, height=height)]
@@ -159,12 +165,7 @@ def render_detector_frames(
             bar.update(1)
     if bar is not None:
         bar.close()
-    boxes = np.full((count, 2, 4), np.nan, np.float32)
-    for i in range(count):
-        for h in range(2):
-            if np.isfinite(palms[i, h]).all():
-                boxes[i, h] = palm_box_from_keypoints(palms[i, h], size_factor, center_shift)
-    return DetectorFrames(images, palms, boxes)
+    return DetectorFrames(images, palms)
 
 
 @torch.no_grad()
@@ -208,8 +209,10 @@ def _iou_cxcywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / (a[:, 2] * a[:, 3] + b[2] * b[3] - inter + 1e-9)
 
 
-def anchor_targets(frames: DetectorFrames, pos_iou: float = 0.5, neg_iou: float = 0.3) -> Tuple[np.ndarray, np.ndarray]:
-    """SSD matching of every frame's palm boxes to the anchors.
+def anchor_targets(
+    frames: DetectorFrames, boxes: np.ndarray, pos_iou: float = 0.5, neg_iou: float = 0.3
+) -> Tuple[np.ndarray, np.ndarray]:
+    """SSD matching of every frame's palm boxes (``boxes`` (N, H, 4), :func:`palm_boxes`) to the anchors.
 
     Anchors overlapping a palm box by ``pos_iou`` or more (and each box's best anchor) are positives, those below
     ``neg_iou`` with every box negatives, the rest ignored.
@@ -225,8 +228,8 @@ def anchor_targets(frames: DetectorFrames, pos_iou: float = 0.5, neg_iou: float 
     targets = np.zeros((n, a, PALM_NUM_COORDS), np.float32)
     for i in range(n):
         best = np.zeros(a)
-        for h in range(frames.boxes.shape[1]):
-            box = frames.boxes[i, h]
+        for h in range(boxes.shape[1]):
+            box = boxes[i, h]
             if not np.isfinite(box).all():
                 continue
             iou = _iou_cxcywh(anchors, box.astype(np.float64))

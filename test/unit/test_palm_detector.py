@@ -26,6 +26,7 @@ from hand_pose_25d.detection.palm_detector import (  # noqa: E402
     default_detector_path,
     load_detector,
 )
+from hand_pose_25d.inference.contract import DETECTOR_CONFIG_KEY  # noqa: E402
 from hand_pose_25d.inference.tracking import HandTracker, TrackingConfig  # noqa: E402
 
 S = PALM_INPUT_SIZE
@@ -72,6 +73,14 @@ def test_a_two_head_detector_decodes_its_second_copy_of_the_anchors(tmp_path):
     np.testing.assert_allclose(hand.palm.keypoints, one.palm.keypoints, atol=1e-6)
     with pytest.raises(ValueError, match="1 or 2 heads"):
         PalmDetector(build_detector(tmp_path / "three.onnx", anchor, row, heads=3))
+    liar = build_detector(tmp_path / "liar.onnx", anchor, row, heads=2)  # 4032 anchors, metadata says 1 head
+    model = onnx.load(str(liar))
+    for entry in model.metadata_props:
+        if entry.key == DETECTOR_CONFIG_KEY:
+            entry.value = entry.value.replace('"heads": 2', '"heads": 1')
+    onnx.save(model, str(liar))
+    with pytest.raises(ValueError, match="4032 anchors, its metadata says 1 head"):
+        PalmDetector(liar)
 
 
 def test_a_palm_turned_a_quarter_gives_a_turned_crop(tmp_path):

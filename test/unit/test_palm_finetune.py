@@ -16,20 +16,17 @@ torch = pytest.importorskip("torch")
 
 from hand_pose_25d.detection.palm import PALM_INPUT_SIZE, decode_boxes  # noqa: E402
 from hand_pose_25d.detection.palm_detector import default_detector_path, default_models_dir  # noqa: E402
+from hand_pose_25d.detection.palm_model import PalmTail  # noqa: E402
 from hand_pose_25d.training import palm_finetune as pf  # noqa: E402
 
 S = PALM_INPUT_SIZE
 CONVERTED = default_models_dir() / "mediapipe" / "palm_detection_full.pt"
 
 
-def _frames(palms: np.ndarray, size_factor: float = 1.344, shift: float = -0.149) -> pf.DetectorFrames:
-    n, h = palms.shape[:2]
-    boxes = np.full((n, h, 4), np.nan, np.float32)
-    for i in range(n):
-        for j in range(h):
-            if np.isfinite(palms[i, j]).all():
-                boxes[i, j] = pf.palm_box_from_keypoints(palms[i, j], size_factor, shift)
-    return pf.DetectorFrames(np.zeros((n, S, S, 3), np.uint8), palms.astype(np.float32), boxes)
+def _frames(palms: np.ndarray, size_factor: float = 1.344, shift: float = -0.149):
+    """Frames holding ``palms`` and their palm boxes."""
+    frames = pf.DetectorFrames(np.zeros((palms.shape[0], S, S, 3), np.uint8), palms.astype(np.float32))
+    return frames, pf.palm_boxes(frames.palms, size_factor, shift)
 
 
 def _palm(cx: float, cy: float, scale: float) -> np.ndarray:
@@ -42,12 +39,12 @@ def test_anchor_targets_decode_back_to_the_palm_box_and_keypoints():
     palms = np.full((2, 2, 7, 2), np.nan)
     palms[0, 0] = _palm(60.0, 80.0, 20.0)  # a small palm: stride-8 anchors
     palms[0, 1] = _palm(140.0, 120.0, 60.0)  # a large one: stride-16 anchors
-    frames = _frames(palms)
-    labels, targets = pf.anchor_targets(frames)
+    frames, palm_boxes = _frames(palms)
+    labels, targets = pf.anchor_targets(frames, palm_boxes)
     assert (labels[1] != 1).all() and (labels[1] == 0).all()  # no hand: every anchor negative
     boxes, kps = decode_boxes(targets[0])
     for h in range(2):
-        box = frames.boxes[0, h]
+        box = palm_boxes[0, h]
         want = np.array([box[0] - box[2] / 2, box[1] - box[3] / 2, box[0] + box[2] / 2, box[1] + box[3] / 2]) / S
         # positives of this palm: anchor centres inside its box
         pos = np.flatnonzero(labels[0] == 1)
@@ -88,7 +85,7 @@ def test_the_tail_reproduces_the_whole_network_and_its_weights_round_trip(tmp_pa
     from hand_pose_25d.pretrained.tflite_torch import load_module
 
     net = load_module(CONVERTED).eval()
-    tail = pf.PalmTail(net)
+    tail = PalmTail(net)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (2, S, S, 3), dtype=np.uint8)
     with torch.no_grad():
@@ -108,7 +105,7 @@ def test_the_tail_reproduces_the_whole_network_and_its_weights_round_trip(tmp_pa
     fresh = load_module(CONVERTED).eval()
     assert pf.apply_tuned(fresh, pf.load_tuned(path)) == len(tail.tail_state())
     with torch.no_grad():
-        again = pf.PalmTail(fresh)(feats)[1]
+        again = PalmTail(fresh)(feats)[1]
     torch.testing.assert_close(again, changed, atol=5e-2, rtol=0)  # float16 storage
     assert not torch.allclose(again, logits, atol=1e-2)
     payload = pf.load_tuned(path)

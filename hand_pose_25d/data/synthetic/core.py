@@ -462,6 +462,11 @@ class SyntheticSequence:
         image = degrade(img, self.degradation, np.random.default_rng([self.seed, int(t_index), 1004]), self._r2)
         return self._sample(scene, image, t_index, depth_image(buf, self.width, self.height, self.wall))
 
+    def background_frame(self, rng: np.random.Generator) -> np.ndarray:
+        """This sequence's background with no hand, through the same sensor degradation (noise drawn from ``rng``):
+        (H, W, 3) uint8 RGB, a frame without a hand for a detector's negatives."""
+        return degrade(self._background.copy(), self.degradation, rng, self._r2)
+
     def _sample(self, scene: Any, image: np.ndarray, t_index: int, depth: Optional[np.ndarray] = None) -> HandSample:
         """The :class:`HandSample` of this sequence's hand in ``scene``, shown in ``image``."""
         uv = project(scene.xyz, self.K)
